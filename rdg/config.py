@@ -1,0 +1,203 @@
+"""One settings object that every command reads.
+
+Sources, highest first: ``--set KEY=VALUE`` flags, ``RDG_*`` environment variables, an
+optional ``rdg.yaml`` (or ``--config FILE``, with named ``profiles``), then the embedded
+defaults below. Unknown keys are errors with a did-you-mean.
+
+>>> s = load_settings(env={"RDG_NATS_URL": "nats://127.0.0.1:4333"}, config_file=None)
+>>> s.nats_url
+'nats://127.0.0.1:4333'
+>>> s.gremlin_url  # the embedded default needs no server
+'embedded'
+>>> load_settings(env={}, overrides=["gremlin_password=s3cret"]).masked()["gremlin_password"]
+'***'
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import yaml
+
+from rdg.errors import ConfigError
+
+__all__ = ["Settings", "load_settings", "DEFAULT_STATE_DIR"]
+
+DEFAULT_STATE_DIR = Path(os.path.expanduser("~/.local/state/rdg"))
+_SECRET_WORDS = ("password", "secret", "token", "sasl.password")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved settings. Every field is also ``RDG_<FIELD>`` in the environment."""
+
+    nats_url: str = "nats://127.0.0.1:4222"
+    """NATS server URL (JetStream enabled). Default ``nats://127.0.0.1:4222``."""
+    nats_user: str | None = None
+    """NATS user name, if the server asks for one."""
+    nats_password: str | None = None
+    """NATS password (masked in ``rdg config show``)."""
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    """Kafka ``bootstrap.servers``. Default ``127.0.0.1:9092``."""
+    kafka_options: dict[str, str] = field(default_factory=dict)
+    """Extra librdkafka options passed through as-is (``security.protocol``, ``sasl.*``, ``ssl.*``)."""
+    gremlin_url: str = "embedded"
+    """``embedded`` (a file graph under ``state_dir``), a file path, or ``ws://host:8182/gremlin``."""
+    gremlin_username: str | None = None
+    """Gremlin Server user name (basic auth)."""
+    gremlin_password: str | None = None
+    """Gremlin Server password (masked in ``rdg config show``)."""
+    gremlin_ca_file: str | None = None
+    """CA bundle for ``wss://`` Gremlin URLs."""
+    gremlin_pool_size: int = 4
+    """Connections in the Gremlin pool. Default 4."""
+    state_dir: str = str(DEFAULT_STATE_DIR)
+    """Where rdg keeps its own files: embedded graph, pipeline recovery, pids, logs."""
+    stack_dir: str = str(Path(os.path.expanduser("~/.cache/rdg")))
+    """Where ``rdg stack`` caches server jars and keeps server data and logs."""
+    nats_port: int = 4222
+    """Port ``rdg stack up`` gives NATS."""
+    kafka_port: int = 9092
+    """Port ``rdg stack up`` gives Kafka's broker."""
+    janusgraph_port: int = 8182
+    """Port ``rdg stack up`` gives JanusGraph Server."""
+    janusgraph_backend: str = "inmemory"
+    """JanusGraph storage for ``rdg stack up``: ``inmemory`` (tests) or ``berkeleyje`` (persistent)."""
+
+    def __post_init__(self) -> None:
+        if self.janusgraph_backend not in ("inmemory", "berkeleyje"):
+            msg = f"janusgraph_backend must be 'inmemory' or 'berkeleyje', not {self.janusgraph_backend!r}"
+            raise ConfigError(msg)
+        for name in ("nats_port", "kafka_port", "janusgraph_port"):
+            port = getattr(self, name)
+            if not 0 < port < 65536:
+                raise ConfigError(f"{name} must be a TCP port (1-65535), not {port}")
+
+    @property
+    def graph_path(self) -> Path:
+        """File of the embedded graph when ``gremlin_url`` is ``embedded``."""
+        return Path(self.state_dir) / "graph.sqlite"
+
+    def kafka_config(self, **extra: str) -> dict[str, str]:
+        """The librdkafka config: bootstrap servers, passthrough options, then ``extra``.
+
+        >>> Settings(kafka_options={"security.protocol": "SSL"}).kafka_config()["security.protocol"]
+        'SSL'
+        """
+        return {"bootstrap.servers": self.kafka_bootstrap, **self.kafka_options, **extra}
+
+    def as_dict(self) -> dict[str, Any]:
+        """All settings as a plain dict."""
+        return dataclasses.asdict(self)
+
+    def masked(self) -> dict[str, Any]:
+        """Like :meth:`as_dict`, with passwords, secrets and tokens replaced by ``***``."""
+        out = self.as_dict()
+        for key, value in out.items():
+            if value and any(word in key for word in _SECRET_WORDS):
+                out[key] = "***"
+        out["kafka_options"] = {
+            k: ("***" if any(w in k for w in _SECRET_WORDS) else v) for k, v in self.kafka_options.items()
+        }
+        return out
+
+
+_FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
+
+
+def _did_you_mean(key: str) -> str:
+    close = difflib.get_close_matches(key, _FIELDS, n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _coerce(key: str, value: Any, source: str) -> Any:
+    kind = _FIELDS[key].type
+    if key == "kafka_options":
+        if isinstance(value, str):  # "k=v,k2=v2" from env or --set
+            pairs = [p for p in value.split(",") if p.strip()]
+            try:
+                return dict(p.split("=", 1) for p in pairs)
+            except ValueError as err:
+                raise ConfigError(f"{source}: kafka_options must look like 'key=value,key2=value2'") from err
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{source}: kafka_options must be a mapping of librdkafka options")
+        return {str(k): str(v) for k, v in value.items()}
+    if kind == "int":
+        try:
+            return int(value)
+        except (TypeError, ValueError) as err:
+            raise ConfigError(f"{source}: {key} must be a whole number, not {value!r}") from err
+    return None if value is None else str(value)
+
+
+def _check_key(key: str, source: str) -> None:
+    if key not in _FIELDS:
+        raise ConfigError(f"{source}: unknown setting '{key}'{_did_you_mean(key)}",
+                          hint="`rdg config show` lists every setting")
+
+
+def load_settings(
+    *,
+    config_file: str | os.PathLike[str] | None = None,
+    profile: str | None = None,
+    overrides: Iterable[str] = (),
+    env: Mapping[str, str] | None = None,
+) -> Settings:
+    """Resolve settings from flags, environment, file and defaults (in that order of priority).
+
+    Args:
+        config_file: A YAML settings file; ``None`` means ``./rdg.yaml`` if it exists.
+        profile: A key under ``profiles:`` in that file whose values win over its top level.
+        overrides: ``KEY=VALUE`` strings from ``--set``.
+        env: The environment (default ``os.environ``).
+
+    Raises:
+        ConfigError: An unknown key, a value of the wrong type, or a missing file or profile.
+    """
+    env = os.environ if env is None else env
+    values: dict[str, Any] = {}
+
+    path = Path(config_file) if config_file else Path("rdg.yaml")
+    if config_file and not path.exists():
+        raise ConfigError(f"settings file {path} does not exist")
+    if path.exists():
+        try:
+            data = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as err:
+            raise ConfigError(f"{path}: not valid YAML: {err}") from err
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path}: the settings file must be a mapping of setting: value")
+        profiles = data.pop("profiles", {}) or {}
+        for key, value in data.items():
+            _check_key(key, str(path))
+            values[key] = _coerce(key, value, str(path))
+        if profile:
+            if profile not in profiles:
+                raise ConfigError(f"{path}: no profile named '{profile}'",
+                                  hint=f"profiles here: {', '.join(profiles) or 'none'}")
+            for key, value in (profiles[profile] or {}).items():
+                _check_key(key, f"{path} profile {profile}")
+                values[key] = _coerce(key, value, f"{path} profile {profile}")
+    elif profile:
+        raise ConfigError(f"profile '{profile}' asked for, but there is no settings file",
+                          hint="create rdg.yaml with a 'profiles:' section")
+
+    known_env = {"RDG_" + name.upper(): name for name in _FIELDS}
+    for env_key, value in env.items():
+        if env_key in known_env:
+            values[known_env[env_key]] = _coerce(known_env[env_key], value, env_key)
+
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"--set {item!r}: expected KEY=VALUE")
+        key, value = item.split("=", 1)
+        key = key.strip()
+        _check_key(key, "--set")
+        values[key] = _coerce(key, value, "--set")
+
+    return Settings(**values)

@@ -27,6 +27,7 @@ __all__ = ["YamlDoc", "load_yaml", "load_yaml_text"]
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 PathKey = tuple[Any, ...]
+_SAFE_TAG_PREFIX = "tag:yaml.org,2002:"
 
 
 @dataclass
@@ -73,6 +74,9 @@ def _interpolate(text: str, env: Mapping[str, str], missing: list[str]) -> str:
 def _convert(node: yaml.Node, path: PathKey, doc: YamlDoc, env: Mapping[str, str] | None,
              missing: list[tuple[PathKey, str]]) -> Any:
     doc.positions[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
+    if not node.tag.startswith(_SAFE_TAG_PREFIX):
+        raise SpecError([doc.lint(path, LintKind.BAD_VALUE, f"YAML tag {node.tag!r} is not allowed",
+                                  "specs hold plain data only: remove the tag")])
     if isinstance(node, yaml.MappingNode):
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:

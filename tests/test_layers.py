@@ -1,0 +1,49 @@
+"""Dependencies point one way: spec <- graph, bus <- pipeline, live, workflow <- cli.
+
+A lower package never imports a higher one; this test parses every module's imports.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent / "rdg"
+
+# package -> packages it must never import
+FORBIDDEN = {
+    "spec": {"graph", "bus", "pipeline", "live", "workflow", "cli", "stack"},
+    "graph": {"bus", "pipeline", "live", "workflow", "cli"},
+    "bus": {"graph", "pipeline", "live", "workflow", "cli"},
+    "pipeline": {"live", "workflow", "cli"},
+    "live": {"pipeline", "workflow", "cli"},
+    "workflow": {"live", "cli"},
+    "stack": {"graph", "bus", "pipeline", "live", "workflow", "cli"},
+}
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+    return {name.split(".")[1] for name in found if name.startswith("rdg.") and name.count(".") >= 1}
+
+
+@pytest.mark.parametrize("package", sorted(FORBIDDEN))
+def test_lower_layers_never_import_higher_ones(package: str) -> None:
+    bad = []
+    for path in sorted((ROOT / package).rglob("*.py")):
+        for imported in _imports(path) & FORBIDDEN[package]:
+            bad.append(f"{path.relative_to(ROOT.parent)} imports rdg.{imported}")
+    assert not bad, "layering broken:\n" + "\n".join(bad)
+
+
+def test_every_package_is_checked() -> None:
+    packages = {p.name for p in ROOT.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
+    assert packages - {"cli", "data"} <= set(FORBIDDEN), packages

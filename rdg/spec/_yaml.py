@@ -27,7 +27,9 @@ __all__ = ["YamlDoc", "load_yaml", "load_yaml_text"]
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 PathKey = tuple[Any, ...]
-_SAFE_TAG_PREFIX = "tag:yaml.org,2002:"
+_SAFE_TAGS = frozenset(
+    f"tag:yaml.org,2002:{name}" for name in ("str", "int", "float", "bool", "null", "map", "seq", "timestamp")
+)
 
 
 @dataclass
@@ -74,7 +76,7 @@ def _interpolate(text: str, env: Mapping[str, str], missing: list[str]) -> str:
 def _convert(node: yaml.Node, path: PathKey, doc: YamlDoc, env: Mapping[str, str] | None,
              missing: list[tuple[PathKey, str]]) -> Any:
     doc.positions[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
-    if not node.tag.startswith(_SAFE_TAG_PREFIX):
+    if node.tag not in _SAFE_TAGS:
         raise SpecError([doc.lint(path, LintKind.BAD_VALUE, f"YAML tag {node.tag!r} is not allowed",
                                   "specs hold plain data only: remove the tag")])
     if isinstance(node, yaml.MappingNode):

@@ -5,6 +5,18 @@ specs build on them. This layer does no I/O beyond reading the spec file.
 """
 
 from rdg.spec._lint import Lint, LintKind, LintLevel, did_you_mean
+from rdg.spec._pipeline import (
+    DeadLetterSpec, DedupSpec, EdgeTemplate, EnrichSpec, FieldSpec, FilterSpec, GraphEdgeSpec, GraphSpec,
+    GraphVertexSpec, NormalizeSpec, PipelineSpec, PipelinesSpec, SourceSpec, TableSpec, VertexTemplate,
+    parse_duration_ms,
+)
+from rdg.spec._pipeline_load import lint_pipelines, lint_pipelines_text, load_pipelines, load_pipelines_text
+from rdg.spec._pipeline_template import Template, TemplateSyntaxError
 from rdg.spec._yaml import YamlDoc, load_yaml, load_yaml_text
 
-__all__ = ["Lint", "LintKind", "LintLevel", "YamlDoc", "did_you_mean", "load_yaml", "load_yaml_text"]
+__all__ = ["Lint", "LintKind", "LintLevel", "YamlDoc", "did_you_mean", "load_yaml", "load_yaml_text",
+           # pipelines.yaml
+           "DeadLetterSpec", "DedupSpec", "EdgeTemplate", "EnrichSpec", "FieldSpec", "FilterSpec", "GraphEdgeSpec",
+           "GraphSpec", "GraphVertexSpec", "NormalizeSpec", "PipelineSpec", "PipelinesSpec", "SourceSpec",
+           "TableSpec", "Template", "TemplateSyntaxError", "VertexTemplate", "lint_pipelines", "lint_pipelines_text",
+           "load_pipelines", "load_pipelines_text", "parse_duration_ms"]

@@ -12,6 +12,11 @@ from rdg.spec._pipeline import (
 )
 from rdg.spec._pipeline_load import lint_pipelines, lint_pipelines_text, load_pipelines, load_pipelines_text
 from rdg.spec._pipeline_template import Template, TemplateSyntaxError
+from rdg.spec._workflow import (
+    FailureMode, ParamSpec, RetrySpec, RunStrategy, StepSpec, StepType, TriggerSpec, WorkflowSpec, load_workflow,
+    parse_duration, parse_workflow_data, parse_workflow_text,
+)
+from rdg.spec._workflow_expr import ExpressionError, evaluate, references, render, templates
 from rdg.spec._yaml import YamlDoc, load_yaml, load_yaml_text
 
 __all__ = ["Lint", "LintKind", "LintLevel", "YamlDoc", "did_you_mean", "load_yaml", "load_yaml_text",
@@ -19,4 +24,8 @@ __all__ = ["Lint", "LintKind", "LintLevel", "YamlDoc", "did_you_mean", "load_yam
            "DeadLetterSpec", "DedupSpec", "EdgeTemplate", "EnrichSpec", "FieldSpec", "FilterSpec", "GraphEdgeSpec",
            "GraphSpec", "GraphVertexSpec", "NormalizeSpec", "PipelineSpec", "PipelinesSpec", "SourceSpec",
            "TableSpec", "Template", "TemplateSyntaxError", "VertexTemplate", "lint_pipelines", "lint_pipelines_text",
-           "load_pipelines", "load_pipelines_text", "parse_duration_ms"]
+           "load_pipelines", "load_pipelines_text", "parse_duration_ms",
+           # workflows
+           "ExpressionError", "FailureMode", "ParamSpec", "RetrySpec", "RunStrategy", "StepSpec", "StepType",
+           "TriggerSpec", "WorkflowSpec", "evaluate", "load_workflow", "parse_duration", "parse_workflow_data",
+           "parse_workflow_text", "references", "render", "templates"]

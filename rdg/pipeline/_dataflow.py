@@ -1,0 +1,152 @@
+"""Compile one pipeline of the spec into ONE Bytewax dataflow.
+
+``source -> decode -> normalize -> enrich -> graph_map -> shard -> dedup (collect per shard in a
+short window) -> coalesce -> upsert``; every step's bad events leave through one ``errors``
+branch into the ``dead_letter`` sink. Step ids are ``<pipeline>.<step>`` (the flow id is the
+pipeline name).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import bytewax.operators as op
+from bytewax.dataflow import Dataflow
+
+from rdg.config import Settings
+from rdg.graph import EdgeLabel, GraphModel, VertexLabel
+from rdg.pipeline._metrics import Metrics
+from rdg.pipeline._sinks import DeadLetterSink, GraphOpener, GraphSink
+from rdg.pipeline._sources import JsonlSource, kafka_to_raw
+from rdg.pipeline._steps import DeadLetter, PipelineSteps, coalesce, shard_of
+from rdg.spec import DeadLetterSpec, GraphSpec, PipelinesSpec
+
+__all__ = ["CompiledPipeline", "compile_pipeline", "default_dead_letter", "pipeline_dir", "to_graph_model"]
+
+
+def to_graph_model(graph: GraphSpec) -> GraphModel:
+    """The graph layer's model for the spec's ``graph`` section.
+
+    >>> from rdg.spec import GraphSpec, GraphVertexSpec
+    >>> to_graph_model(GraphSpec({"device": GraphVertexSpec("device", "device_id")})).vertex("device").key
+    'device_id'
+    """
+    return GraphModel(
+        vertices=tuple(VertexLabel(v.label, v.key, dict(v.properties), v.ttl_seconds)  # type: ignore[arg-type]
+                       for v in graph.vertices.values()),
+        edges=tuple(EdgeLabel(e.label, e.from_label, e.to_label, dict(e.properties), e.ttl_seconds)  # type: ignore[arg-type]
+                    for e in graph.edges.values()),
+    )
+
+
+def pipeline_dir(settings: Settings, name: str) -> Path:
+    """Where a pipeline keeps its recovery db, pid, metrics, log and default dead letters."""
+    return Path(settings.state_dir) / "pipelines" / name
+
+
+def default_dead_letter(settings: Settings, name: str) -> DeadLetterSpec:
+    """The dead-letter output when the spec names none: a JSONL file in the pipeline's folder."""
+    return DeadLetterSpec("file", str(pipeline_dir(settings, name) / "dead-letter.jsonl"))
+
+
+def default_opener(settings: Settings) -> GraphOpener:
+    """Opens ``settings.gremlin_url`` through :func:`rdg.graph.connect`."""
+
+    def opener() -> Any:
+        from rdg.graph import connect  # the graph layer's entry point
+
+        url = settings.gremlin_url
+        if url == "embedded":
+            url = str(settings.graph_path)
+        return connect(url)
+
+    return opener
+
+
+@dataclass
+class CompiledPipeline:
+    """A built dataflow plus what runs beside it (metrics, side tables to close)."""
+
+    flow: Dataflow
+    metrics: Metrics
+    steps: PipelineSteps
+    tables: dict[str, Any] = field(default_factory=dict)
+
+    def close(self) -> None:
+        """Stop background table followers."""
+        for table in self.tables.values():
+            close = getattr(table, "close", None)
+            if close is not None:
+                close()
+
+
+def compile_pipeline(spec: PipelinesSpec, name: str, *, settings: Settings, events: str | None = None,
+                     opener: GraphOpener | None = None, tail: bool = True, metrics: Metrics | None = None,
+                     tables: dict[str, Any] | None = None) -> CompiledPipeline:
+    """Build the Bytewax dataflow of pipeline ``name``.
+
+    Args:
+        spec: The validated spec.
+        name: Pipeline to compile.
+        settings: Kafka bootstrap and options, graph URL, state folder.
+        events: A JSONL file (or glob) that replaces the pipeline's sources: a bounded run.
+        opener: Opens the graph (default: ``rdg.graph.connect(settings.gremlin_url)``).
+        tail: For Kafka sources: keep waiting for new messages (``False`` stops at the end).
+        metrics: Counters to update (default: a new :class:`Metrics`).
+        tables: Side tables already loaded (default: load them now).
+
+    Raises:
+        NotFoundError: Unknown pipeline, or a file source / table that does not exist.
+    """
+    from rdg.pipeline._tables import open_tables
+
+    pipeline = spec.pipeline(name)
+    metrics = metrics or Metrics(name)
+    kafka_config = settings.kafka_config()
+    if tables is None:
+        tables = open_tables(spec, pipeline, kafka_config)
+    steps = PipelineSteps(spec, name, tables)
+    base = Path(spec.file).resolve().parent
+    flow = Dataflow(name)
+
+    streams = []
+    if events is not None:
+        first = pipeline.sources[0]
+        streams.append(op.input("source", flow, JsonlSource(first, events, metrics=metrics)))
+    else:
+        for source_name in pipeline.sources:
+            src = spec.sources[source_name]
+            step = f"source_{source_name}"
+            if src.kind == "file":
+                streams.append(op.input(step, flow, JsonlSource(source_name, src.path or "", base=base, metrics=metrics)))
+            else:
+                from bytewax.connectors.kafka import KafkaSource
+
+                config = {**settings.kafka_options, **src.options}
+                kafka = op.input(step, flow, KafkaSource(settings.kafka_bootstrap.split(","), [src.topic or ""],
+                                                         tail=tail, add_config=config, raise_on_errors=False))
+                streams.append(op.map(f"read_{source_name}", kafka, kafka_to_raw(source_name, metrics, name)))
+    raw = streams[0] if len(streams) == 1 else op.merge("merge", *streams)
+
+    def normalize(item: Any) -> Any:
+        out = steps.normalize(steps.decode(item) if not isinstance(item, DeadLetter) else item)
+        if out is None:
+            metrics.count_filtered()
+        return out
+
+    normalized = op.filter_map("normalize", raw, normalize)
+    enriched = op.map("enrich", normalized, steps.enrich)
+    mapped = op.map("graph_map", enriched, steps.graph_map)
+    split = op.branch("errors", mapped, lambda item: isinstance(item, DeadLetter))
+    writes = op.flatten("writes", split.falses)
+    shards = pipeline.dedup.shards
+    keyed = op.key_on("shard", writes, lambda w: shard_of(w, shards))
+    batches = op.collect("dedup", keyed, timedelta(milliseconds=pipeline.dedup.window_ms), pipeline.dedup.max_batch)
+    coalesced = op.map("coalesce", batches, lambda kv: coalesce(kv[1]))
+    dead_spec = pipeline.dead_letter or default_dead_letter(settings, name)
+    op.output("upsert", coalesced, GraphSink(opener or default_opener(settings), dead_spec, kafka_config, metrics, name))
+    op.output("dead_letter", split.trues, DeadLetterSink(dead_spec, kafka_config, metrics))
+    return CompiledPipeline(flow, metrics, steps, tables)

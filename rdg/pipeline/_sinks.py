@@ -1,0 +1,188 @@
+"""Sinks: batched idempotent upserts into the graph (retrying while it is away), and dead letters.
+
+Both are Bytewax ``DynamicSink``\\ s: every worker writes its own items. The graph sink retries
+a failed batch with exponential backoff (a clear log line each time) until the graph comes
+back, so nothing is lost; writes the graph rejects for good go to the dead-letter output.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from bytewax.outputs import DynamicSink, StatelessSinkPartition
+
+from rdg.errors import ConfigError
+from rdg.pipeline._metrics import Metrics
+from rdg.pipeline._steps import DeadLetter, Write, coalesce
+from rdg.spec import DeadLetterSpec
+
+__all__ = ["DeadLetterSink", "DeadLetterWriter", "GraphSink", "open_dead_letter"]
+
+log = logging.getLogger("rdg.pipeline")
+
+GraphOpener = Callable[[], Any]
+"""Returns a graph handle with ``upsert(writes) -> UpsertResult`` and ``close()``."""
+
+
+class DeadLetterWriter:
+    """Appends dead letters to a JSONL file or produces them to a Kafka topic."""
+
+    def __init__(self, spec: DeadLetterSpec, kafka_config: dict[str, str] | None = None) -> None:
+        self.spec = spec
+        self._lock = threading.Lock()
+        if spec.kind == "file":
+            path = Path(spec.target)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._fh = path.open("a", encoding="utf-8")
+            self._producer = None
+        else:
+            from confluent_kafka import Producer
+
+            if not kafka_config:
+                raise ConfigError("a Kafka dead-letter topic needs kafka_bootstrap")
+            self._fh = None
+            self._producer = Producer({**kafka_config, "linger.ms": "20"})
+
+    def write(self, letters: list[DeadLetter]) -> None:
+        """Write ``letters`` durably (flushes before returning)."""
+        if not letters:
+            return
+        with self._lock:
+            if self._fh is not None:
+                for letter in letters:
+                    self._fh.write(json.dumps(letter.as_dict(), default=str) + "\n")
+                self._fh.flush()
+            else:
+                assert self._producer is not None
+                for letter in letters:
+                    self._producer.produce(self.spec.target, json.dumps(letter.as_dict(), default=str).encode(),
+                                           key=letter.offset.encode())
+                while self._producer.flush(10) > 0:
+                    log.warning("dead-letter topic %s: waiting for Kafka to take %s messages", self.spec.target,
+                                len(self._producer))
+
+    def close(self) -> None:
+        """Flush and close."""
+        if self._fh is not None:
+            self._fh.close()
+        elif self._producer is not None:
+            self._producer.flush(10)
+
+
+def open_dead_letter(spec: DeadLetterSpec, kafka_config: dict[str, str] | None) -> DeadLetterWriter:
+    """A writer for ``spec``."""
+    return DeadLetterWriter(spec, kafka_config)
+
+
+class _DeadLetterPartition(StatelessSinkPartition[DeadLetter]):
+    def __init__(self, writer: DeadLetterWriter, metrics: Metrics | None) -> None:
+        self._writer = writer
+        self._metrics = metrics
+
+    def write_batch(self, items: list[DeadLetter]) -> None:
+        self._writer.write(items)
+        if self._metrics is not None:
+            self._metrics.count_dead(len(items))
+            self._metrics.error(f"dead letter: {items[-1].reason} at {items[-1].offset}")
+
+    def close(self) -> None:
+        self._writer.close()
+
+
+class DeadLetterSink(DynamicSink[DeadLetter]):
+    """Bytewax sink of :class:`DeadLetter` items."""
+
+    def __init__(self, spec: DeadLetterSpec, kafka_config: dict[str, str] | None, metrics: Metrics | None) -> None:
+        self.spec = spec
+        self.kafka_config = kafka_config
+        self.metrics = metrics
+
+    def build(self, step_id: str, worker_index: int, worker_count: int) -> _DeadLetterPartition:
+        return _DeadLetterPartition(open_dead_letter(self.spec, self.kafka_config), self.metrics)
+
+
+class _GraphPartition(StatelessSinkPartition[list[Write]]):
+    def __init__(self, opener: GraphOpener, dead: DeadLetterSpec, kafka_config: dict[str, str] | None,
+                 metrics: Metrics | None, pipeline: str, max_backoff: float) -> None:
+        self._opener = opener
+        self._graph: Any = None
+        self._dead_spec = dead
+        self._kafka_config = kafka_config
+        self._dead: DeadLetterWriter | None = None
+        self._metrics = metrics
+        self._pipeline = pipeline
+        self._max_backoff = max_backoff
+
+    def _upsert(self, writes: list[Write]) -> Any:
+        delay = 0.2
+        while True:
+            try:
+                if self._graph is None:
+                    self._graph = self._opener()
+                return self._graph.upsert(writes)
+            except Exception as err:  # noqa: BLE001 - any driver failure: back off and try again
+                text = f"graph upsert of {len(writes)} writes failed: {type(err).__name__}: {err}; retrying in {delay:.1f}s"
+                log.warning("%s: %s", self._pipeline, text)
+                if self._metrics is not None:
+                    self._metrics.error(text, retry=True)
+                if self._graph is not None:
+                    try:
+                        self._graph.close()
+                    except Exception:  # noqa: BLE001 - it is already broken
+                        pass
+                    self._graph = None
+                time.sleep(delay)
+                delay = min(delay * 2, self._max_backoff)
+
+    def write_batch(self, items: list[list[Write]]) -> None:
+        writes = coalesce([w for batch in items for w in batch])
+        if not writes:
+            return
+        result = self._upsert(writes)
+        if self._metrics is not None:
+            self._metrics.count_written(result.vertices, result.edges, result.requests)
+        if result.failed:
+            if self._dead is None:
+                self._dead = open_dead_letter(self._dead_spec, self._kafka_config)
+            letters = [DeadLetter(self._pipeline, "upsert", reason, w.source, w.source.partition("@")[2],
+                                  {"write": repr(w)}) for w, reason in result.failed]
+            self._dead.write(letters)
+            if self._metrics is not None:
+                self._metrics.count_dead(len(letters))
+
+    def close(self) -> None:
+        if self._graph is not None:
+            self._graph.close()
+        if self._dead is not None:
+            self._dead.close()
+
+
+class GraphSink(DynamicSink[list[Write]]):
+    """Bytewax sink of write batches: each batch is coalesced once more and upserted in one call.
+
+    Args:
+        opener: Opens the graph (called lazily on each worker, and again after a failure).
+        dead_letter: Where writes the graph rejects for good go.
+        kafka_config: librdkafka config for a Kafka dead-letter topic.
+        metrics: Counts what was written.
+        pipeline: For dead letters and log lines.
+        max_backoff: Longest wait between retries, in seconds.
+    """
+
+    def __init__(self, opener: GraphOpener, dead_letter: DeadLetterSpec, kafka_config: dict[str, str] | None,
+                 metrics: Metrics | None, pipeline: str, *, max_backoff: float = 5.0) -> None:
+        self.opener = opener
+        self.dead_letter = dead_letter
+        self.kafka_config = kafka_config
+        self.metrics = metrics
+        self.pipeline = pipeline
+        self.max_backoff = max_backoff
+
+    def build(self, step_id: str, worker_index: int, worker_count: int) -> _GraphPartition:
+        return _GraphPartition(self.opener, self.dead_letter, self.kafka_config, self.metrics, self.pipeline,
+                               self.max_backoff)

@@ -1,0 +1,192 @@
+"""Event state in JetStream KV, changed only by compare-and-set, broadcast after each change.
+
+Every transition reads the event and its KV revision, computes the next event with
+:func:`rdg.live._model.apply`, and writes it with ``kv.update(..., last=revision)``. If someone
+else changed the event in between, the write is refused and we read again and re-check the
+transition against the new state (so two schedulers, or a scheduler and an operator, can never
+both start an event). After a successful write the small broadcast message is published with
+the id ``<event_id>:<seq>``; the scheduler re-publishes what it sees in the KV, so a crash
+between the two steps still broadcasts (at least once; JetStream stores a duplicate once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any, AsyncIterator
+
+from nats.aio.client import Client
+from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError, NoKeysError
+
+from rdg.bus import ensure_broadcast_stream, ensure_kv, last_json, publish_json
+from rdg.errors import ConflictError, NotFoundError
+from rdg.live._model import Action, LiveEvent, apply, check_event_id
+
+log = logging.getLogger("rdg.live")
+
+__all__ = ["EventStore", "LiveNames"]
+
+
+@dataclass(frozen=True)
+class LiveNames:
+    """Names of the NATS resources of one live-events deployment (``namespace`` keeps tests apart).
+
+    >>> n = LiveNames("t1")
+    >>> n.bucket, n.stream, n.subject("final")
+    ('rdg-t1-events', 'RDG_t1_BCAST', 'rdg.t1.bcast.final')
+    """
+
+    namespace: str = "live"
+
+    @property
+    def bucket(self) -> str:
+        """KV bucket holding one JSON record per event."""
+        return f"rdg-{self.namespace}-events"
+
+    @property
+    def stream(self) -> str:
+        """Stream holding the broadcast messages."""
+        return f"RDG_{self.namespace}_BCAST"
+
+    @property
+    def wildcard(self) -> str:
+        """Subject filter matching every event's broadcast subject."""
+        return f"rdg.{self.namespace}.bcast.>"
+
+    def subject(self, event_id: str) -> str:
+        """Broadcast subject of one event."""
+        return f"rdg.{self.namespace}.bcast.{event_id}"
+
+
+class EventStore:
+    """Read, create and transition live events; use :meth:`open`."""
+
+    def __init__(self, nc: Client, names: LiveNames, kv: Any) -> None:
+        self.nc = nc
+        self.js = nc.jetstream()
+        self.names = names
+        self.kv = kv
+
+    @classmethod
+    async def open(cls, nc: Client, names: LiveNames | None = None) -> "EventStore":
+        """Ensure the KV bucket and broadcast stream exist and return a store over them."""
+        names = names or LiveNames()
+        js = nc.jetstream()
+        kv = await ensure_kv(js, names.bucket, history=8)
+        await ensure_broadcast_stream(js, names.stream, [names.wildcard])
+        return cls(nc, names, kv)
+
+    async def get_with_revision(self, event_id: str) -> tuple[LiveEvent, int]:
+        """The event and its KV revision.
+
+        Raises:
+            NotFoundError: No event has that id.
+        """
+        check_event_id(event_id)
+        try:
+            entry = await self.kv.get(event_id)
+        except KeyNotFoundError as err:
+            raise NotFoundError(f"no live event {event_id!r}", hint="`rdg live list` shows the events") from err
+        return LiveEvent.from_dict(json.loads(entry.value)), entry.revision
+
+    async def get(self, event_id: str) -> LiveEvent:
+        """The event (see :meth:`get_with_revision`)."""
+        return (await self.get_with_revision(event_id))[0]
+
+    async def list(self) -> list[LiveEvent]:
+        """Every event, soonest start first."""
+        try:
+            keys = await self.kv.keys()
+        except NoKeysError:
+            return []
+        out = []
+        for key in keys:
+            try:
+                out.append(await self.get(key))
+            except NotFoundError:
+                continue  # deleted between keys() and get()
+        return sorted(out, key=lambda e: (e.start, e.event_id))
+
+    async def create(self, event: LiveEvent) -> LiveEvent:
+        """Store a new event (and broadcast its ``scheduled`` state).
+
+        Raises:
+            ConflictError: An event with that id exists already.
+        """
+        try:
+            await self.kv.create(event.event_id, _encode(event))
+        except KeyWrongLastSequenceError as err:
+            raise ConflictError(f"live event {event.event_id!r} exists already",
+                                hint="pick another id, or change it with delay/start/end/cancel") from err
+        await self.publish(event)
+        return event
+
+    async def transition(self, event_id: str, action: Action | str, *, by: str, now: float | None = None,
+                         expect_seq: int | None = None, attempts: int = 20, **kwargs: Any) -> LiveEvent:
+        """Apply ``action`` with compare-and-set, then broadcast the new state.
+
+        Args:
+            event_id: The event.
+            action: One of :class:`Action` (not ``create``).
+            by: Who did it (kept in the history).
+            now: The time of the transition (default: now).
+            expect_seq: Only act if the event is still at this seq (the scheduler passes the seq it
+                planned from, so a delay that lands first is never overridden by a stale start).
+            attempts: Compare-and-set attempts before giving up.
+            kwargs: ``new_start=`` for delay, ``stage=`` for stage, ``note=``.
+
+        Raises:
+            NotFoundError: Unknown event.
+            IllegalActionError: Not allowed in the event's current state.
+            ConflictError: Lost the compare-and-set ``attempts`` times in a row, or the event is
+                no longer at ``expect_seq``.
+        """
+        for _ in range(attempts):
+            event, revision = await self.get_with_revision(event_id)
+            if expect_seq is not None and event.seq != expect_seq:
+                raise ConflictError(f"event {event_id!r} moved to seq {event.seq} (expected {expect_seq})",
+                                    hint="re-read the event and decide again")
+            updated = apply(event, action, by=by, now=time.time() if now is None else now, **kwargs)
+            try:
+                await self.kv.update(event_id, _encode(updated), last=revision)
+            except KeyWrongLastSequenceError:
+                log.info("event %s changed under us (rev %d); re-checking %s", event_id, revision, action)
+                await asyncio.sleep(0)
+                continue
+            await self.publish(updated)
+            return updated
+        raise ConflictError(f"could not {Action(action).value} {event_id!r}: it kept changing",
+                            hint="try again; someone else is changing it at the same moment")
+
+    async def publish(self, event: LiveEvent) -> int:
+        """Broadcast ``event.message()`` (idempotent per ``(event_id, seq)``)."""
+        return await publish_json(self.js, self.names.subject(event.event_id), event.message(),
+                                  msg_id=f"{event.event_id}:{event.seq}")
+
+    async def last_broadcast(self, event_id: str) -> dict[str, Any] | None:
+        """The newest broadcast message of ``event_id`` in the stream, if any."""
+        return await last_json(self.js, self.names.stream, self.names.subject(check_event_id(event_id)))
+
+    async def watch(self) -> AsyncIterator[LiveEvent | None]:
+        """Yield every event now, then ``None`` (caught up), then each event as it changes."""
+        watcher = await self.kv.watchall()
+        try:
+            async for entry in watcher:
+                if entry is None:
+                    yield None
+                    continue
+                if entry.operation in ("DEL", "PURGE") or not entry.value:
+                    continue
+                try:
+                    yield LiveEvent.from_dict(json.loads(entry.value))
+                except (ValueError, TypeError, KeyError) as err:
+                    log.error("ignoring malformed event record %r: %s", entry.key, err)
+        finally:
+            await watcher.stop()
+
+
+def _encode(event: LiveEvent) -> bytes:
+    return json.dumps(event.as_dict(), separators=(",", ":")).encode()

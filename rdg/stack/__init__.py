@@ -1,0 +1,28 @@
+"""The local stack: NATS (JetStream), Kafka (KRaft) and JanusGraph Server, started without Docker.
+
+Jars come from Maven Central once (cached under ``Settings.stack_dir``); each server runs on
+loopback with its own folder, log and pid, and is stopped only by the pid we recorded.
+
+>>> from rdg.stack import SERVERS
+>>> list(SERVERS)
+['nats', 'kafka', 'janusgraph']
+"""
+
+from rdg.stack._control import SERVERS, ServerStatus, down, parse_only, start_for_tests, status, up
+from rdg.stack._maven import fetch_jars, java_binary
+from rdg.stack._process import ProcessInfo, free_port, port_in_use
+
+__all__ = [
+    "SERVERS",
+    "ProcessInfo",
+    "ServerStatus",
+    "down",
+    "fetch_jars",
+    "free_port",
+    "java_binary",
+    "parse_only",
+    "port_in_use",
+    "start_for_tests",
+    "status",
+    "up",
+]

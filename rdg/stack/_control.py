@@ -1,0 +1,288 @@
+"""``up``, ``down``, ``status`` for the local stack, and :func:`start_for_tests` for pytest.
+
+Each server lives in ``<stack_dir>/run/<name>/`` (config, data, ``server.log``, ``state.json``).
+``up`` checks every port before starting anything, starts the servers, waits until each
+answers a real request, and stops everything it started if one of them fails. ``down`` stops
+only processes that ``up`` started (by the pid it recorded).
+
+>>> parse_only("kafka, nats")
+['nats', 'kafka']
+>>> parse_only("kafak")
+Traceback (most recent call last):
+...
+rdg.errors.ConfigError: unknown server 'kafak' (did you mean 'kafka'?) (hint: choose from nats, kafka, janusgraph)
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import shutil
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Callable, Iterator, Mapping, Sequence
+
+from rdg.config import Settings
+from rdg.errors import ConfigError, RdgError
+from rdg.stack import _janusgraph, _kafka, _nats
+from rdg.stack._plan import Plan, PortSpec
+from rdg.stack._process import (
+    ProcessInfo,
+    check_port_free,
+    free_port,
+    is_ours,
+    read_state,
+    spawn,
+    stop,
+    wait_healthy,
+)
+
+__all__ = ["SERVERS", "ServerStatus", "down", "parse_only", "start_for_tests", "status", "up"]
+
+SERVERS: dict[str, ModuleType] = {"nats": _nats, "kafka": _kafka, "janusgraph": _janusgraph}
+"""Every server ``rdg stack`` knows, in start order."""
+
+DEFAULT_TIMEOUT = 180.0
+Progress = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    """A progress callback that prints nothing."""
+
+
+@dataclass(frozen=True)
+class ServerStatus:
+    """One row of ``rdg stack status``."""
+
+    name: str
+    """Server name."""
+    state: str
+    """``healthy``, ``unhealthy`` (running but not answering), ``stopped`` or ``never started``."""
+    url: str | None
+    """What clients connect to."""
+    pid: int | None
+    """Process id while running."""
+    uptime_s: float | None
+    """Seconds since the start, while running."""
+    home: str
+    """The server's folder (config, data, log)."""
+    detail: str = ""
+    """Version, backend, or why it is unhealthy."""
+
+
+def parse_only(only: str | Sequence[str] | None) -> list[str]:
+    """Turn ``--only nats,kafka`` into known server names, in start order.
+
+    Raises:
+        ConfigError: A name that is not a server rdg knows.
+    """
+    if not only:
+        return list(SERVERS)
+    items = only.split(",") if isinstance(only, str) else [p for part in only for p in part.split(",")]
+    wanted = [item.strip().lower() for item in items if item.strip()]
+    for name in wanted:
+        if name not in SERVERS:
+            close = difflib.get_close_matches(name, SERVERS, n=1)
+            guess = f" (did you mean '{close[0]}'?)" if close else ""
+            raise ConfigError(f"unknown server '{name}'{guess}", hint=f"choose from {', '.join(SERVERS)}")
+    return [name for name in SERVERS if name in wanted]
+
+
+def _home(settings: Settings, name: str) -> Path:
+    return Path(settings.stack_dir).expanduser() / "run" / name
+
+
+def _port_specs(name: str, port: int) -> list[PortSpec]:
+    return SERVERS[name].ports(port)
+
+
+def _plan(name: str, home: Path, specs: list[PortSpec], *, stack_dir: str, backend: str,
+          progress: Progress) -> Plan:
+    if name == "nats":
+        return _nats.plan(home, specs)
+    if name == "kafka":
+        return _kafka.plan(home, specs, stack_dir=stack_dir, progress=progress)
+    return _janusgraph.plan(home, specs, stack_dir=stack_dir, backend=backend, progress=progress)
+
+
+def _healthy(info: ProcessInfo) -> bool:
+    try:
+        return bool(SERVERS[info.name].healthy(info.ports, info.url))
+    except Exception:  # noqa: BLE001 - any failure to answer means "not healthy"
+        return False
+
+
+def _preflight(names: Sequence[str]) -> None:
+    """Fail early, before anything starts, if a tool is missing."""
+    if "nats" in names:
+        _nats.binary()
+    if "kafka" in names or "janusgraph" in names:
+        from rdg.stack._maven import java_binary
+
+        java_binary()
+
+
+def _start_all(
+    plans: Sequence[tuple[Plan, Path]],
+    *,
+    timeout: float,
+    progress: Progress,
+    tied_to_parent: bool = False,
+) -> list[ProcessInfo]:
+    """Spawn every plan, then wait for each to be healthy; on any failure stop them all."""
+    started: list[ProcessInfo] = []
+    try:
+        for plan, home in plans:
+            progress(f"starting {plan.name} on {plan.url} (log: {home / 'server.log'})")
+            started.append(spawn(plan.name, plan.argv, home=home, url=plan.url, ports=plan.ports,
+                                 env=plan.env, extra=plan.extra, tied_to_parent=tied_to_parent))
+        for info in started:
+            took = wait_healthy(info, lambda info=info: _healthy(info), timeout=timeout, progress=progress)
+            progress(f"{info.name} is healthy on {info.url} (pid {info.pid}, {took:.1f}s)")
+    except BaseException:
+        for info in started:
+            if stop(info):
+                progress(f"stopped {info.name} (pid {info.pid}) so nothing is left half-running")
+        raise
+    return started
+
+
+def up(
+    settings: Settings,
+    *,
+    only: str | Sequence[str] | None = None,
+    backend: str | None = None,
+    ports: Mapping[str, int] | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    fresh: bool = False,
+    progress: Progress = _quiet,
+) -> list[ProcessInfo]:
+    """Start the local servers that are not already running, and wait until they are healthy.
+
+    Args:
+        settings: Where the cache and data live (``stack_dir``), default ports and backend.
+        only: Server names (``"nats,kafka"``); all three by default.
+        backend: JanusGraph storage, ``inmemory`` or ``berkeleyje`` (default from settings).
+        ports: Port per server name, overriding ``nats_port``/``kafka_port``/``janusgraph_port``.
+        timeout: Seconds to wait for each server to answer.
+        fresh: Delete the servers' data first (not the jar cache).
+        progress: Called with each progress line.
+
+    Returns:
+        One :class:`ProcessInfo` per server, including ones that were already running.
+
+    Raises:
+        ConfigError: An unknown server or backend, or ports that clash.
+        EnvironmentMissingError: Java, Maven or nats-server is missing.
+        ServerError: A port is in use, or a server failed to start (its last log lines shown).
+    """
+    names = parse_only(only)
+    backend = backend or settings.janusgraph_backend
+    if backend not in _janusgraph.BACKENDS:
+        raise ConfigError(f"unknown JanusGraph backend {backend!r}",
+                          hint=f"use one of: {', '.join(_janusgraph.BACKENDS)}")
+    chosen = {"nats": settings.nats_port, "kafka": settings.kafka_port, "janusgraph": settings.janusgraph_port}
+    chosen.update(ports or {})
+    running: list[ProcessInfo] = []
+    to_start: list[str] = []
+    for name in names:
+        info = read_state(_home(settings, name))
+        if info is not None and is_ours(info.pid, info.home):
+            progress(f"{name} is already running on {info.url} (pid {info.pid})")
+            running.append(info)
+        else:
+            to_start.append(name)
+    if not to_start:
+        return running
+    _preflight(to_start)
+    specs = {name: _port_specs(name, chosen[name]) for name in to_start}
+    seen: dict[int, str] = {}
+    for name, plist in specs.items():
+        for spec in plist:
+            if spec.port in seen:
+                raise ConfigError(f"{name} {spec.role} port {spec.port} clashes with {seen[spec.port]}",
+                                  hint="give each server its own port (--nats-port, --kafka-port, --janusgraph-port)")
+            seen[spec.port] = f"{name} {spec.role}"
+    for name, plist in specs.items():
+        for spec in plist:
+            check_port_free(spec.port, what=f"{name} {spec.role}", flag=spec.flag)
+    plans: list[tuple[Plan, Path]] = []
+    for name in to_start:
+        home = _home(settings, name)
+        if fresh:
+            shutil.rmtree(home / "data", ignore_errors=True)
+        plans.append((_plan(name, home, specs[name], stack_dir=settings.stack_dir, backend=backend,
+                            progress=progress), home))
+    return running + _start_all(plans, timeout=timeout, progress=progress)
+
+
+def down(settings: Settings, *, only: str | Sequence[str] | None = None,
+         progress: Progress = _quiet) -> list[tuple[str, int | None]]:
+    """Stop the servers ``up`` started (only those pids). Returns ``(name, pid or None)``."""
+    result: list[tuple[str, int | None]] = []
+    for name in reversed(parse_only(only)):
+        info = read_state(_home(settings, name))
+        if info is not None and stop(info):
+            progress(f"stopped {name} (pid {info.pid})")
+            result.append((name, info.pid))
+        else:
+            progress(f"{name} was not running")
+            result.append((name, None))
+    return result
+
+
+def status(settings: Settings, *, only: str | Sequence[str] | None = None) -> list[ServerStatus]:
+    """Whether each server is running and answering a real request."""
+    rows = []
+    for name in parse_only(only):
+        home = _home(settings, name)
+        info = read_state(home)
+        if info is None:
+            rows.append(ServerStatus(name, "never started", None, None, None, str(home)))
+            continue
+        detail = ", ".join(f"{k} {v}" for k, v in sorted(info.extra.items()))
+        if not is_ours(info.pid, info.home):
+            rows.append(ServerStatus(name, "stopped", info.url, None, None, info.home, detail))
+            continue
+        state = "healthy" if _healthy(info) else "unhealthy"
+        rows.append(ServerStatus(name, state, info.url, info.pid, time.time() - info.started_at, info.home, detail))
+    return rows
+
+
+@contextmanager
+def start_for_tests(name: str, directory: str | os.PathLike[str], *,
+                    timeout: float = DEFAULT_TIMEOUT) -> Iterator[str]:
+    """Start one real server on free ports under ``directory``; yield its URL; stop it after.
+
+    The server is also told to stop if this Python process dies. Jars come from the usual
+    cache (``RDG_STACK_DIR`` or ``~/.cache/rdg``).
+
+    Args:
+        name: ``nats``, ``kafka`` or ``janusgraph`` (inmemory backend).
+        directory: A fresh folder for the server's config, data and log.
+
+    Raises:
+        RdgError: The server could not start; the message has its last log lines.
+    """
+    (server,) = parse_only(name)
+    stack_dir = os.environ.get("RDG_STACK_DIR") or Settings().stack_dir
+    home = Path(directory) / server
+    _preflight([server])
+    if server == "kafka":
+        specs = _kafka.ports(free_port(), free_port())
+    elif server == "nats":
+        specs = _nats.ports(free_port(), free_port())
+    else:
+        specs = _janusgraph.ports(free_port())
+    plan = _plan(server, home, specs, stack_dir=stack_dir, backend="inmemory", progress=_quiet)
+    try:
+        (info,) = _start_all([(plan, home)], timeout=timeout, progress=_quiet, tied_to_parent=True)
+    except RdgError as err:
+        raise type(err)(f"could not start {server} for the tests: {err.message}", hint=err.hint) from err
+    try:
+        yield info.url
+    finally:
+        stop(info)

@@ -1,0 +1,3 @@
+// Binds the traversal source `g` that clients (gremlinpython, rdg) connect to.
+def globals = [:]
+globals << [g : graph.traversal()]

@@ -1,7 +1,22 @@
 """The graph layer: the model, write records, and (from ``connect``) one handle for JanusGraph
 Server or the embedded graph.
+
+>>> import tempfile, os
+>>> from rdg.graph import connect, VertexWrite, EdgeWrite
+>>> graph = connect(os.path.join(tempfile.mkdtemp(), "g.sqlite"))
+>>> r = graph.upsert([EdgeWrite("used", ("member", "member_id", "m1"), ("device", "device_id", "d1"),
+...                             ts=1, event_id="e1")])
+>>> (r.vertices, r.edges, r.failed)
+(2, 1, [])
+>>> graph.g.V().has("member", "member_id", "m1").out("used").values("device_id").to_list()
+['d1']
+>>> graph.close()
 """
 
+from rdg.graph import queries
+from rdg.graph._connect import connect
+from rdg.graph._embedded import EmbeddedUnsupportedError
+from rdg.graph._handle import Graph, write_ceiling
 from rdg.graph._model import (
     EdgeLabel,
     EdgeWrite,
@@ -12,14 +27,22 @@ from rdg.graph._model import (
     VertexLabel,
     VertexWrite,
 )
+from rdg.graph._schema import Schema, desired
 
 __all__ = [
     "EdgeLabel",
     "EdgeWrite",
+    "EmbeddedUnsupportedError",
     "Endpoint",
+    "Graph",
     "GraphModel",
     "PropertyType",
+    "Schema",
     "UpsertResult",
     "VertexLabel",
     "VertexWrite",
+    "connect",
+    "desired",
+    "queries",
+    "write_ceiling",
 ]

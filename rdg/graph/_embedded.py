@@ -1,0 +1,263 @@
+"""The embedded graph: a SQLite file run by ``gremlite`` (gremlinpython bytecode, no server).
+
+Each upsert batch is one SQLite transaction (``BEGIN IMMEDIATE`` ... ``COMMIT``) covering both
+the read of the current state and the writes, so concurrent writers in other processes cannot
+interleave. The model from ``init_schema`` is recorded in a side table; there are no indexes to
+create (gremlite indexes every property value).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from gremlin_python.process.anonymous_traversal import traversal
+from gremlin_python.process.graph_traversal import __
+from gremlin_python.process.traversal import P
+
+from rdg.errors import ConflictError, RdgError, RetryableError, ServerError
+from rdg.graph._dump import build_dump, flat
+from rdg.graph._model import GraphModel
+from rdg.graph._plan import Coalesced, EdgeState, Plan, VertexState, chunks
+from rdg.graph._schema import desired
+
+__all__ = ["EmbeddedBackend", "EmbeddedUnsupportedError"]
+
+_WITHIN = 400  # values per has(..., within(...)) lookup: SQLite's parameter limit is far above
+
+
+class EmbeddedUnsupportedError(RdgError):
+    """The embedded graph cannot run this Gremlin step or argument."""
+
+
+def _wrap(err: Exception, what: str) -> RdgError:
+    name = type(err).__name__
+    if isinstance(err, sqlite3.OperationalError) and "locked" in str(err):
+        return RetryableError(f"embedded graph busy during {what}: {err}",
+                              hint="another process holds the write lock; it is retried")
+    if name in ("UnknownStep",):
+        return EmbeddedUnsupportedError(f"the embedded graph does not support the step {err}() ({what})",
+                                        hint="use JanusGraph (--set gremlin_url=ws://127.0.0.1:8182/gremlin) "
+                                             "or rewrite the query without it")
+    if name in ("BadStepArgs", "BadStepCombination", "UnsupportedUsage"):
+        return EmbeddedUnsupportedError(f"the embedded graph cannot run this ({what}): {err}",
+                                        hint="see docs/graph.md for the supported Gremlin subset")
+    return ServerError(f"embedded graph failed during {what}: {name}: {err}")
+
+
+class EmbeddedBackend:
+    """gremlite over one SQLite file."""
+
+    name = "embedded"
+    default_batch_size = 1000
+
+    def __init__(self, path: str | Path) -> None:
+        from gremlite import SQLiteConnection
+
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._remote = SQLiteConnection(str(self.path), timeout=30.0)
+        except Exception as err:  # noqa: BLE001 - sqlite3 or gremlite.BadDatabase
+            raise ServerError(f"cannot open the embedded graph at {self.path}: {err}",
+                              hint="check the path, or that the file is an rdg graph (gremlite SQLite)") from err
+        con = self._remote.con
+        con.execute("PRAGMA journal_mode=WAL")
+        con.execute("PRAGMA synchronous=NORMAL")
+        con.execute("CREATE TABLE IF NOT EXISTS rdg_schema (name TEXT PRIMARY KEY, kind TEXT, spec TEXT)")
+        con.commit()
+        self.g = traversal().with_remote(self._remote)
+
+    # -- unit of work -------------------------------------------------------------------------
+    def begin(self) -> None:
+        try:
+            if not self._remote.con.in_transaction:
+                self._remote.con.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as err:
+            raise _wrap(err, "begin") from err
+
+    def commit(self) -> None:
+        self._remote.con.commit()
+
+    def rollback(self) -> None:
+        self._remote.con.rollback()
+
+    # -- writes ---------------------------------------------------------------------------------
+    def read_state(self, co: Coalesced) -> tuple[dict[tuple[str, Any], VertexState], dict[Any, EdgeState]]:
+        g = self.g
+        try:
+            groups: dict[tuple[str, str], list[Any]] = {}
+            for v in co.vertices.values():
+                groups.setdefault((v.label, v.key), []).append(v.key_value)
+            vertices: dict[tuple[str, Any], VertexState] = {}
+            by_id: dict[Any, tuple[str, Any]] = {}
+            for (label, key), values in groups.items():
+                for part in chunks(values, _WITHIN):
+                    rows = (g.V().has(label, key, P.within(list(part)))
+                            .project("id", "p").by(__.id_()).by(__.value_map()).to_list())
+                    for row in rows:
+                        props = flat(row["p"])
+                        ident = (label, props.get(key))
+                        vertices[ident] = VertexState(row["id"], props)
+                        by_id[row["id"]] = ident
+            edges: dict[Any, EdgeState] = {}
+            for e in co.edges.values():
+                f = vertices.get((e.from_vertex[0], e.from_vertex[2]))
+                t = vertices.get((e.to_vertex[0], e.to_vertex[2]))
+                if f is None or t is None:
+                    continue
+                rows = (g.V(f.id).out_e(e.label).project("e", "to", "p")
+                        .by(__.id_()).by(__.in_v().id_()).by(__.value_map()).to_list())
+                for row in rows:
+                    if row["to"] == t.id:
+                        edges[e.identity] = EdgeState(flat(row["p"]), row["e"])
+                        break
+            return vertices, edges
+        except RdgError:
+            raise
+        except Exception as err:  # noqa: BLE001
+            raise _wrap(err, "read") from err
+
+    def apply(self, ops: Plan) -> int:
+        g = self.g
+        try:
+            ids: dict[str, Any] = {}
+            for nv in ops.new_vertices:
+                t = g.add_v(nv.label)
+                for k, v in nv.props.items():
+                    t = t.property(k, v)
+                ids[nv.ref] = t.id_().next()
+            for sv in ops.set_vertices:
+                t = g.V(sv.id)
+                for k, v in sv.props.items():
+                    t = t.property(k, v)
+                t.iterate()
+            for ne in ops.new_edges:
+                a = ids[ne.from_end[1]] if ne.from_end[0] == "ref" else ne.from_end[1]
+                b = ids[ne.to_end[1]] if ne.to_end[0] == "ref" else ne.to_end[1]
+                t = g.V(a).as_("a").V(b).as_("b").add_e(ne.label).from_("a").to("b")
+                for k, v in ne.props.items():
+                    t = t.property(k, v)
+                t.iterate()
+            for se in ops.set_edges:
+                t = g.E(se.edge_id)
+                for k, v in se.props.items():
+                    t = t.property(k, v)
+                t.iterate()
+            return 0  # same transaction as the read: no extra request
+        except RdgError:
+            raise
+        except Exception as err:  # noqa: BLE001
+            raise _wrap(err, "write") from err
+
+    # -- reads ------------------------------------------------------------------------------------
+    def query(self, text: str, bindings: dict[str, Any] | None) -> list[Any]:
+        from rdg.graph._text import parse
+
+        traversal_ = parse(text, self.g, bindings or {})
+        try:
+            out = traversal_.to_list()
+            if self._remote.con.in_transaction:  # a query that writes (addV, property, drop)
+                self._remote.con.commit()
+            return out
+        except RdgError:
+            raise
+        except Exception as err:  # noqa: BLE001
+            self._remote.con.rollback()
+            raise _wrap(err, "query") from err
+
+    def dump(self) -> dict[str, Any]:
+        g = self.g
+        vs = [(r["id"], r["l"], flat(r["p"])) for r in
+              g.V().project("id", "l", "p").by(__.id_()).by(__.label()).by(__.value_map()).to_list()]
+        es = [(r["l"], r["f"], r["t"], flat(r["p"])) for r in
+              g.E().project("l", "f", "t", "p").by(__.label()).by(__.out_v().id_()).by(__.in_v().id_())
+              .by(__.value_map()).to_list()]
+        return build_dump(vs, es)
+
+    # -- schema -----------------------------------------------------------------------------------
+    def _recorded(self) -> dict[str, tuple[str, Any]]:
+        rows = self._remote.con.execute("SELECT name, kind, spec FROM rdg_schema").fetchall()
+        return {name: (kind, json.loads(spec)) for name, kind, spec in rows}
+
+    def init_schema(self, model: GraphModel) -> list[str]:
+        want = desired(model)
+        have = self._recorded()
+        items: dict[str, tuple[str, Any]] = {}
+        for name, kind in want.properties.items():
+            items[f"property:{name}"] = ("property", kind)
+        for label in want.vertex_labels:
+            items[f"vertex:{label}"] = ("vertex", label)
+        for label, conns in want.edge_labels.items():
+            items[f"edge:{label}"] = ("edge", [list(c) for c in conns])
+        for name, (label, key) in want.indexes.items():
+            items[f"index:{name}"] = ("index", [label, key])
+        for name, (kind, spec) in items.items():
+            old = have.get(name)
+            if old is not None and old[0] == "property" and old[1] != spec:
+                raise ConflictError(f"{name.split(':', 1)[1]!r} is already a {old[1]} property; the model says {spec}",
+                                    hint="property types cannot change; use a new property name")
+        changed = []
+        con = self._remote.con
+        for name, (kind, spec) in items.items():
+            old = have.get(name)
+            if old is None:
+                changed.append(f"create {name}")
+            elif kind == "edge" and old[1] != spec:
+                spec = sorted({tuple(c) for c in old[1]} | {tuple(c) for c in spec})
+                spec = [list(c) for c in spec]
+                if spec == old[1]:
+                    continue
+                changed.append(f"connect {name}")
+            else:
+                continue
+            con.execute("INSERT OR REPLACE INTO rdg_schema VALUES (?, ?, ?)", (name, kind, json.dumps(spec)))
+        con.commit()
+        return changed
+
+    def schema(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"backend": "embedded", "properties": {}, "vertex_labels": [],
+                               "edge_labels": {}, "indexes": {}}
+        for name, (kind, spec) in sorted(self._recorded().items()):
+            short = name.split(":", 1)[1]
+            if kind == "property":
+                out["properties"][short] = spec
+            elif kind == "vertex":
+                out["vertex_labels"].append(short)
+            elif kind == "edge":
+                out["edge_labels"][short] = spec
+            elif kind == "index":
+                out["indexes"][short] = spec
+        return out
+
+    def expire(self, model: GraphModel, now_ms: int) -> dict[str, int]:
+        g = self.g
+        dropped: dict[str, int] = {}
+        self.begin()
+        try:
+            for e in model.edges:
+                if e.ttl_seconds:
+                    cutoff = now_ms - e.ttl_seconds * 1000
+                    rows = g.E().has_label(e.label).project("id", "t").by(__.id_()).by(__.values("last_seen")).to_list()
+                    old = [r["id"] for r in rows if r["t"] < cutoff]
+                    for part in chunks(old, _WITHIN):
+                        g.E(*part).drop().iterate()
+                    dropped[e.label] = len(old)
+            for v in model.vertices:
+                if v.ttl_seconds:
+                    cutoff = now_ms - v.ttl_seconds * 1000
+                    rows = g.V().has_label(v.label).project("id", "t").by(__.id_()).by(__.values("_ts")).to_list()
+                    old = [r["id"] for r in rows if r["t"] < cutoff]
+                    for part in chunks(old, _WITHIN):
+                        g.V(*part).drop().iterate()
+                    dropped[v.label] = len(old)
+            self.commit()
+        except Exception:
+            self.rollback()
+            raise
+        return dropped
+
+    def close(self) -> None:
+        self._remote.close()

@@ -1,0 +1,245 @@
+"""The graph handle: one API (upsert, query, dump, schema) over either backend.
+
+A backend only knows how to read the state of a batch's elements, apply a :class:`Plan` as one
+request (one transaction), run Gremlin text and manage schema. Everything else (coalescing,
+last-write-wins, event-id dedup, chunking, retries with backoff, bisecting a failing batch)
+lives here once, so both backends behave the same.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any, Callable, Iterable, Protocol, Sequence
+
+from rdg.errors import RetryableError, ServerError
+from rdg.graph._model import EdgeWrite, GraphModel, UpsertResult, VertexWrite
+from rdg.graph._plan import CoEdge, Coalesced, CoVertex, EdgeState, Plan, VertexState, coalesce, plan
+
+__all__ = ["Backend", "Graph"]
+
+log = logging.getLogger("rdg.graph")
+
+EdgeKey = tuple[str, str, Any, str, Any]
+
+
+class Backend(Protocol):
+    """What a storage backend provides to :class:`Graph`."""
+
+    name: str
+    g: Any
+    default_batch_size: int
+
+    def read_state(self, co: Coalesced) -> tuple[dict[tuple[str, Any], VertexState], dict[EdgeKey, EdgeState]]:
+        """Current state of every vertex and edge named in ``co`` (missing ones are absent)."""
+
+    def apply(self, ops: Plan) -> int:
+        """Apply ``ops`` in one request/transaction; returns the number of requests sent."""
+
+    def begin(self) -> None:
+        """Start a unit of work (embedded: a transaction spanning read and apply)."""
+
+    def commit(self) -> None:
+        """Finish the unit of work."""
+
+    def rollback(self) -> None:
+        """Abandon the unit of work."""
+
+    def query(self, text: str, bindings: dict[str, Any] | None) -> list[Any]:
+        """Run Gremlin text with bindings."""
+
+    def init_schema(self, model: GraphModel) -> list[str]:
+        """Create what ``model`` needs; returns what changed."""
+
+    def schema(self) -> dict[str, Any]:
+        """What schema exists."""
+
+    def dump(self) -> dict[str, Any]:
+        """Every vertex and edge with all properties, deterministic order."""
+
+    def expire(self, model: GraphModel, now_ms: int) -> dict[str, int]:
+        """Drop elements of labels with a TTL not written since ``now_ms - ttl``."""
+
+    def close(self) -> None:
+        """Release connections and files."""
+
+
+def _permanent(err: Exception) -> bool:
+    return not isinstance(err, RetryableError)
+
+
+class Graph:
+    """A connected graph: JanusGraph Server or the embedded store (see :func:`rdg.graph.connect`).
+
+    Args:
+        backend: The storage backend.
+        batch_size: Elements per request (default: the backend's, tuned by ``bench/graph.py``).
+        retries: Attempts after the first for a request that fails with a retryable error.
+        backoff_s: First retry delay; doubles each attempt.
+    """
+
+    def __init__(self, backend: Backend, *, batch_size: int | None = None, retries: int = 4,
+                 backoff_s: float = 0.2, sleep: Callable[[float], None] = time.sleep) -> None:
+        self._backend = backend
+        self.batch_size = batch_size or backend.default_batch_size
+        self.retries = retries
+        self.backoff_s = backoff_s
+        self._sleep = sleep
+
+    @property
+    def backend(self) -> str:
+        """``embedded`` or ``janusgraph``."""
+        return self._backend.name
+
+    @property
+    def g(self) -> Any:
+        """A gremlinpython ``GraphTraversalSource`` bound to this graph (both backends)."""
+        return self._backend.g
+
+    def __enter__(self) -> "Graph":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close connections (JanusGraph) or the database file (embedded)."""
+        self._backend.close()
+
+    # -- schema -----------------------------------------------------------------------------
+    def init_schema(self, model: GraphModel) -> list[str]:
+        """Create property keys, labels and a composite index per vertex key; idempotent.
+
+        Returns:
+            One line per change made (empty on a second run).
+
+        Raises:
+            ConflictError: The graph already defines a name differently (e.g. another type).
+        """
+        return self._backend.init_schema(model)
+
+    def schema(self) -> dict[str, Any]:
+        """What exists: vertex labels, edge labels, property keys (with types) and indexes."""
+        return self._backend.schema()
+
+    def expire(self, model: GraphModel, *, now_ms: int | None = None) -> dict[str, int]:
+        """Drop vertices and edges of labels with ``ttl_seconds`` whose last write is older.
+
+        Returns:
+            Dropped element counts per label.
+        """
+        now = int(time.time() * 1000) if now_ms is None else now_ms
+        return self._backend.expire(model, now)
+
+    # -- reads ------------------------------------------------------------------------------
+    def query(self, text: str, bindings: dict[str, Any] | None = None) -> list[Any]:
+        """Run Gremlin text; values go in ``bindings``, never into the text.
+
+        On JanusGraph the text is a script sent with its bindings; on the embedded graph it is
+        parsed into bytecode (a subset of Gremlin: see ``docs/graph.md``).
+        """
+        return self._backend.query(text, bindings)
+
+    def dump(self) -> dict[str, Any]:
+        """A full, deterministic dump: ``{"vertices": [...], "edges": [...]}`` with all properties."""
+        return self._backend.dump()
+
+    # -- writes -----------------------------------------------------------------------------
+    def upsert(self, writes: Sequence[VertexWrite | EdgeWrite] | Iterable[VertexWrite | EdgeWrite]
+               ) -> UpsertResult:
+        """Write vertices and edges idempotently, in batches of ``batch_size`` per request.
+
+        Last write wins by event time per property (also within the batch); an edge is unique
+        per (from, label, to) and keeps ``first_seen``, ``last_seen`` and an exact ``count``
+        (replayed event ids are not counted twice); missing endpoints are created with their
+        key only. A request failing with a server error is retried with backoff; one that
+        still fails is split in halves until the bad element is isolated and reported in
+        :attr:`UpsertResult.failed` with the reason.
+
+        Raises:
+            ServerError: The server stayed unreachable through every retry.
+        """
+        co = coalesce(writes)
+        result = UpsertResult(failed=list(co.failed))
+        items: list[CoVertex | CoEdge] = [*co.vertices.values(), *co.edges.values()]
+        # edges after the vertices they need; chunk by batch size
+        for start in range(0, len(items), self.batch_size):
+            self._write(items[start:start + self.batch_size], co, result)
+        return result
+
+    def _sub(self, items: Sequence[CoVertex | CoEdge], co: Coalesced) -> Coalesced:
+        sub = Coalesced()
+        for it in items:
+            if isinstance(it, CoVertex):
+                sub.vertices[it.identity] = it
+        for it in items:
+            if isinstance(it, CoEdge):
+                sub.edges[it.identity] = it
+                for end in (it.from_vertex, it.to_vertex):
+                    ident = (end[0], end[2])
+                    if ident not in sub.vertices:
+                        full = co.vertices[ident]
+                        # key-only: the endpoint's own properties are written with its own chunk
+                        sub.vertices[ident] = CoVertex(full.label, full.key, full.key_value, ts=full.ts,
+                                                       source=full.source,
+                                                       writes=[w for w in full.writes if isinstance(w, EdgeWrite)])
+        return sub
+
+    def _attempt(self, sub: Coalesced) -> tuple[int, int]:
+        """One read + apply; returns (requests, changed elements)."""
+        self._backend.begin()
+        try:
+            vstate, estate = self._backend.read_state(sub)
+            ops = plan(sub, vstate, estate)
+            requests = 1
+            if len(ops):
+                requests += self._backend.apply(ops)
+            self._backend.commit()
+            return requests, len(ops)
+        except BaseException:
+            self._backend.rollback()
+            raise
+
+    def _write(self, items: Sequence[CoVertex | CoEdge], co: Coalesced, result: UpsertResult) -> None:
+        sub = self._sub(items, co)
+        delay = self.backoff_s
+        for attempt in range(self.retries + 1):
+            try:
+                requests, _ = self._attempt(sub)
+                result.requests += requests
+                result.vertices += sum(1 for it in items if isinstance(it, CoVertex))
+                result.edges += sum(1 for it in items if isinstance(it, CoEdge))
+                return
+            except ServerError as err:
+                if _permanent(err):
+                    last: ServerError = err
+                    break
+                last = err
+                if attempt < self.retries:
+                    log.warning("graph %s: batch of %d failed (%s); retry %d/%d in %.1fs", self.backend,
+                                len(items), err, attempt + 1, self.retries, delay)
+                    self._sleep(delay)
+                    delay *= 2
+        else:
+            raise ServerError(f"graph {self.backend}: giving up after {self.retries + 1} attempts: {last}",
+                              hint="check that the graph server is up (`rdg stack status`)") from last
+        if len(items) == 1:
+            for w in items[0].writes:
+                result.failed.append((w, str(last.message if hasattr(last, "message") else last)))
+            log.error("graph %s: element %r failed: %s", self.backend, items[0].identity, last)
+            return
+        mid = len(items) // 2
+        log.warning("graph %s: batch of %d failed for good (%s); splitting to find the bad element",
+                    self.backend, len(items), last)
+        self._write(items[:mid], co, result)
+        self._write(items[mid:], co, result)
+
+
+def write_ceiling(graph: Graph, writes: Sequence[VertexWrite | EdgeWrite]) -> float:
+    """The raw batched write rate (elements/s) of ``graph.upsert`` for ``writes``: the ingest ceiling.
+
+    Used by the ingest benchmark to compare a pipeline with the graph layer alone.
+    """
+    start = time.perf_counter()
+    graph.upsert(writes)
+    return len(writes) / max(time.perf_counter() - start, 1e-9)

@@ -1,0 +1,310 @@
+"""JanusGraph Server over WebSocket: GraphBinary with JanusGraph's types, a connection pool,
+basic auth and TLS.
+
+An upsert batch costs two requests: one traversal reads the state of every element of the
+batch (a ``union`` of ``has(label, key, within(...))`` lookups, served by the composite index),
+and one traversal applies every change (``addV``/``addE`` chained in one traversal, updates as
+``sideEffect`` branches). Gremlin Server runs each request in its own transaction, so a batch
+is applied whole or not at all. Values travel as bytecode arguments, never as Gremlin text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+from typing import Any
+
+from gremlin_python.driver.client import Client
+from gremlin_python.driver.driver_remote_connection import DriverRemoteConnection
+from gremlin_python.driver.protocol import GremlinServerError
+from gremlin_python.process.anonymous_traversal import traversal
+from gremlin_python.process.graph_traversal import __
+from gremlin_python.process.traversal import P
+
+from rdg.errors import ConflictError, RdgError, RetryableError, ServerError
+from rdg.graph._dump import build_dump, flat
+from rdg.graph._model import GraphModel
+from rdg.graph._plan import Coalesced, EdgeState, Plan, VertexState, chunks
+from rdg.graph._schema import JANUS_TYPES, desired
+
+__all__ = ["JanusBackend"]
+
+log = logging.getLogger("rdg.graph")
+
+_WITHIN = 1000
+_TRANSIENT = ("TemporaryBackendException", "TemporaryLockingException", "PermanentLockingException",
+              "Lock", "timeout", "Timeout", "TimedOut")
+
+_SCHEMA_SCRIPT = """
+import org.janusgraph.core.Cardinality
+import org.janusgraph.core.Multiplicity
+import org.janusgraph.core.schema.SchemaAction
+import org.janusgraph.core.schema.SchemaStatus
+import org.janusgraph.graphdb.database.management.ManagementSystem
+def types = [String: String, Integer: Integer, Long: Long, Float: Float, Double: Double, Boolean: Boolean]
+def mgmt = graph.openManagement()
+def changed = []
+def conflicts = []
+def reindex = []
+try {
+  props.each { name, type ->
+    def pk = mgmt.getPropertyKey(name)
+    if (pk == null) {
+      mgmt.makePropertyKey(name).dataType(types[type]).cardinality(Cardinality.SINGLE).make()
+      changed << ('create property ' + name + ' ' + type)
+    } else if (pk.dataType().getSimpleName() != type) {
+      conflicts << ('property ' + name + ' is ' + pk.dataType().getSimpleName() + ' in the graph but ' + type + ' in the model')
+    }
+  }
+  vlabels.each { name ->
+    if (mgmt.getVertexLabel(name) == null) { mgmt.makeVertexLabel(name).make(); changed << ('create vertex label ' + name) }
+  }
+  elabels.each { name, conns ->
+    def el = mgmt.getEdgeLabel(name)
+    if (el == null) { el = mgmt.makeEdgeLabel(name).multiplicity(Multiplicity.MULTI).make(); changed << ('create edge label ' + name) }
+    def have = el.mappedConnections().collect { [it.getOutgoingVertexLabel().name(), it.getIncomingVertexLabel().name()] }
+    conns.each { c ->
+      if (!have.contains([c[0], c[1]])) {
+        mgmt.addConnection(el, mgmt.getVertexLabel(c[0]), mgmt.getVertexLabel(c[1]))
+        changed << ('connect ' + name + ' ' + c[0] + '->' + c[1])
+      }
+    }
+  }
+  indexes.each { name, lk ->
+    def idx = mgmt.getGraphIndex(name)
+    if (idx == null) {
+      def pk = mgmt.getPropertyKey(lk[1])
+      if (!newKeys.contains(lk[1]) && !changed.contains('create property ' + lk[1] + ' ' + props[lk[1]])) { reindex << name }
+      mgmt.buildIndex(name, org.apache.tinkerpop.gremlin.structure.Vertex.class).addKey(pk).indexOnly(mgmt.getVertexLabel(lk[0])).buildCompositeIndex()
+      changed << ('create composite index ' + name + ' on ' + lk[0] + '.' + lk[1])
+    } else {
+      def keys = idx.getFieldKeys().collect { it.name() }
+      if (keys != [lk[1]]) { conflicts << ('index ' + name + ' exists on ' + keys + ', the model wants [' + lk[1] + ']') }
+    }
+  }
+  if (conflicts) { mgmt.rollback(); return [changed: [], conflicts: conflicts] }
+  mgmt.commit()
+} catch (Exception e) { try { mgmt.rollback() } catch (Exception ignored) {}; throw e }
+reindex.each { name ->
+  ManagementSystem.awaitGraphIndexStatus(graph, name).status(SchemaStatus.REGISTERED).call()
+  def m2 = graph.openManagement()
+  m2.updateIndex(m2.getGraphIndex(name), SchemaAction.REINDEX).get()
+  m2.commit()
+}
+[changed: changed, conflicts: []]
+"""
+
+_SHOW_SCRIPT = """
+def mgmt = graph.openManagement()
+try {
+  def props = [:]
+  mgmt.getRelationTypes(org.janusgraph.core.PropertyKey.class).each { props[it.name()] = it.dataType().getSimpleName() }
+  def vl = mgmt.getVertexLabels().collect { it.name() }
+  def el = [:]
+  mgmt.getRelationTypes(org.janusgraph.core.EdgeLabel.class).each { e ->
+    el[e.name()] = e.mappedConnections().collect { [it.getOutgoingVertexLabel().name(), it.getIncomingVertexLabel().name()] } }
+  def idx = [:]
+  mgmt.getGraphIndexes(org.apache.tinkerpop.gremlin.structure.Vertex.class).each { i ->
+    idx[i.name()] = [keys: i.getFieldKeys().collect { it.name() }, status: i.getIndexStatus(i.getFieldKeys()[0]).toString(),
+                     only: i.getSchemaTypeConstraint()?.name()] }
+  [properties: props, vertex_labels: vl, edge_labels: el, indexes: idx]
+} finally { mgmt.rollback() }
+"""
+
+
+def _wrap(err: BaseException, what: str, url: str) -> RdgError:
+    if isinstance(err, RdgError):
+        return err
+    if isinstance(err, GremlinServerError):
+        status = getattr(err, "status_code", None)
+        text = str(getattr(err, "status_message", "") or err).strip().splitlines()
+        first = text[0] if text else str(err)
+        exceptions = " ".join((getattr(err, "status_exceptions", None) or []))
+        if status == 598 or any(word in (first + exceptions) for word in _TRANSIENT):
+            return RetryableError(f"JanusGraph at {url}: {what} failed, may pass on retry: {first}")
+        return ServerError(f"JanusGraph at {url} refused the {what}: {first}",
+                           hint="check the query's syntax and names; `rdg graph schema` lists labels")
+    return RetryableError(f"JanusGraph at {url} is not reachable during {what}: {type(err).__name__}: {err}",
+                          hint="start it with `rdg stack up`, or check gremlin_url")
+
+
+class JanusBackend:
+    """JanusGraph Server through gremlinpython with janusgraphpython's serializers."""
+
+    name = "janusgraph"
+    default_batch_size = 500
+
+    def __init__(self, url: str, *, username: str | None = None, password: str | None = None,
+                 ca_file: str | None = None, pool_size: int = 4, timeout_s: float = 30.0) -> None:
+        from janusgraph_python.driver.serializer import JanusGraphBinarySerializersV1
+
+        self.url = url
+        kwargs: dict[str, Any] = {"pool_size": pool_size, "message_serializer": JanusGraphBinarySerializersV1()}
+        if username:
+            kwargs.update(username=username, password=password or "")
+        transport: dict[str, Any] = {"read_timeout": timeout_s, "write_timeout": timeout_s,
+                                     "max_content_length": 64 * 1024 * 1024}
+        try:  # called from async code (the live gateway): the driver then needs nest_asyncio
+            asyncio.get_running_loop()
+            transport["call_from_event_loop"] = True
+        except RuntimeError:
+            pass
+        if url.startswith("wss://"):
+            transport["ssl_options"] = ssl.create_default_context(cafile=ca_file)
+        try:
+            self._remote = DriverRemoteConnection(url, "g", **kwargs, **transport)
+            self._client = Client(url, "g", **kwargs, **transport)
+            self.g = traversal().with_remote(self._remote)
+            self.g.inject(1).to_list()  # fail now, with a clear message, if the server is not there
+        except Exception as err:  # noqa: BLE001
+            self.close()
+            wrapped = _wrap(err, "connect", url)
+            raise ServerError(wrapped.message, hint="start it with `rdg stack up`, or check gremlin_url") from err
+
+    # -- unit of work: each request is its own transaction on the server ----------------------------
+    def begin(self) -> None:
+        pass
+
+    def commit(self) -> None:
+        pass
+
+    def rollback(self) -> None:
+        pass
+
+    # -- writes -----------------------------------------------------------------------------------
+    def read_state(self, co: Coalesced) -> tuple[dict[tuple[str, Any], VertexState], dict[Any, EdgeState]]:
+        branches = []
+        vgroups: dict[tuple[str, str], list[Any]] = {}
+        for v in co.vertices.values():
+            vgroups.setdefault((v.label, v.key), []).append(v.key_value)
+        for (label, key), values in vgroups.items():
+            for part in chunks(values, _WITHIN):
+                branches.append(__.V().has(label, key, P.within(list(part)))
+                                .project("t", "l", "k", "id", "p").by(__.constant("v")).by(__.constant(label))
+                                .by(__.constant(key)).by(__.id_()).by(__.value_map()))
+        egroups: dict[tuple[str, str, str, str, str], tuple[set[Any], set[Any]]] = {}
+        for e in co.edges.values():
+            grp = egroups.setdefault((e.label, e.from_vertex[0], e.from_vertex[1], e.to_vertex[0], e.to_vertex[1]),
+                                     (set(), set()))
+            grp[0].add(e.from_vertex[2])
+            grp[1].add(e.to_vertex[2])
+        for (label, fl, fk, tl, tk), (fvals, tvals) in egroups.items():
+            branches.append(__.V().has(fl, fk, P.within(sorted(fvals, key=repr))).out_e(label)
+                            .where(__.in_v().has(tl, tk, P.within(sorted(tvals, key=repr))))
+                            .project("t", "l", "fl", "f", "tl", "to", "p").by(__.constant("e")).by(__.constant(label))
+                            .by(__.constant(fl)).by(__.out_v().values(fk)).by(__.constant(tl))
+                            .by(__.in_v().values(tk)).by(__.value_map()))
+        vertices: dict[tuple[str, Any], VertexState] = {}
+        edges: dict[Any, EdgeState] = {}
+        if not branches:
+            return vertices, edges
+        try:
+            rows = self.g.inject(1).union(*branches).to_list()
+        except Exception as err:  # noqa: BLE001
+            raise _wrap(err, "read of a batch", self.url) from err
+        for row in rows:
+            props = flat(row["p"])
+            if row["t"] == "v":
+                vertices[(row["l"], props.get(row["k"]))] = VertexState(row["id"], props)
+            else:
+                edges.setdefault((row["l"], row["fl"], row["f"], row["tl"], row["to"]), EdgeState(props))
+        return vertices, edges
+
+    def apply(self, ops: Plan) -> int:
+        t = self.g.inject(0)
+        for nv in ops.new_vertices:
+            t = t.add_v(nv.label)
+            for k, v in nv.props.items():
+                t = t.property(k, v)
+            t = t.as_(nv.ref)
+        for sv in ops.set_vertices:
+            s = __.V(sv.id)
+            for k, v in sv.props.items():
+                s = s.property(k, v)
+            t = t.side_effect(s)
+        for ne in ops.new_edges:
+            s = __.add_e(ne.label)
+            s = s.from_(ne.from_end[1]) if ne.from_end[0] == "ref" else s.from_(__.V(ne.from_end[1]))
+            s = s.to(ne.to_end[1]) if ne.to_end[0] == "ref" else s.to(__.V(ne.to_end[1]))
+            for k, v in ne.props.items():
+                s = s.property(k, v)
+            t = t.side_effect(s)
+        for se in ops.set_edges:
+            s = __.V(se.from_id).out_e(se.label).where(__.in_v().has_id(se.to_id)).limit(1)
+            for k, v in se.props.items():
+                s = s.property(k, v)
+            t = t.side_effect(s)
+        try:
+            t.iterate()
+        except Exception as err:  # noqa: BLE001
+            raise _wrap(err, "write of a batch", self.url) from err
+        return 1
+
+    # -- reads ------------------------------------------------------------------------------------
+    def query(self, text: str, bindings: dict[str, Any] | None) -> list[Any]:
+        try:
+            return list(self._client.submit(text, bindings or {}).all().result())
+        except Exception as err:  # noqa: BLE001
+            raise _wrap(err, "query", self.url) from err
+
+    def dump(self) -> dict[str, Any]:
+        try:
+            vs = [(r["id"], r["l"], flat(r["p"])) for r in
+                  self.g.V().project("id", "l", "p").by(__.id_()).by(__.label()).by(__.value_map()).to_list()]
+            es = [(r["l"], r["f"], r["t"], flat(r["p"])) for r in
+                  self.g.E().project("l", "f", "t", "p").by(__.label()).by(__.out_v().id_()).by(__.in_v().id_())
+                  .by(__.value_map()).to_list()]
+        except Exception as err:  # noqa: BLE001
+            raise _wrap(err, "dump", self.url) from err
+        return build_dump(vs, es)
+
+    # -- schema -----------------------------------------------------------------------------------
+    def init_schema(self, model: GraphModel) -> list[str]:
+        want = desired(model)
+        props = {name: JANUS_TYPES[kind] for name, kind in want.properties.items()}
+        bindings = {
+            "props": props,
+            "vlabels": list(want.vertex_labels),
+            "elabels": {k: [list(c) for c in v] for k, v in want.edge_labels.items()},
+            "indexes": {k: list(v) for k, v in want.indexes.items()},
+            "newKeys": [],
+        }
+        out = self.query(_SCHEMA_SCRIPT, bindings)
+        result = out[0] if out else {}
+        if result.get("conflicts"):
+            raise ConflictError("the graph's schema conflicts with the model: " + "; ".join(result["conflicts"]),
+                                hint="JanusGraph cannot change a property's type or an index's keys; rename them")
+        return list(result.get("changed", []))
+
+    def schema(self) -> dict[str, Any]:
+        out = self.query(_SHOW_SCRIPT, {})
+        result = dict(out[0]) if out else {}
+        result["backend"] = "janusgraph"
+        return result
+
+    def expire(self, model: GraphModel, now_ms: int) -> dict[str, int]:
+        dropped: dict[str, int] = {}
+        try:
+            for e in model.edges:
+                if e.ttl_seconds:
+                    cutoff = now_ms - e.ttl_seconds * 1000
+                    dropped[e.label] = self.g.E().has_label(e.label).has("last_seen", P.lt(cutoff)) \
+                        .side_effect(__.drop()).count().next()
+            for v in model.vertices:
+                if v.ttl_seconds:
+                    cutoff = now_ms - v.ttl_seconds * 1000
+                    dropped[v.label] = self.g.V().has_label(v.label).has("_ts", P.lt(cutoff)) \
+                        .side_effect(__.drop()).count().next()
+        except Exception as err:  # noqa: BLE001
+            raise _wrap(err, "expire", self.url) from err
+        return dropped
+
+    def close(self) -> None:
+        for closer in ("_remote", "_client"):
+            obj = getattr(self, closer, None)
+            if obj is not None:
+                try:
+                    obj.close()
+                except Exception:  # noqa: BLE001 - closing a broken connection
+                    pass

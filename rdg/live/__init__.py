@@ -1,8 +1,14 @@
 """Live events: schedule state on JetStream, prefetch from the graph, one broadcast to every device.
 
 ``_model``: the state machine (pure). ``_store``: KV state with compare-and-set, broadcast.
+``_scheduler``: fires transitions at their times. ``_recommend`` + ``_api``: prefetch from the
+graph over HTTP. ``_gateway``: one NATS subscription fanned out over WebSocket; ``_device``: what
+a device holds and shows.
 """
 
+from rdg.live._api import PrefetchService, create_app, jittered_max_age
+from rdg.live._device import Device, display_key, valid_message
+from rdg.live._gateway import DeviceLink, Gateway, GatewayStats
 from rdg.live._model import (
     TRANSITIONS,
     Action,
@@ -17,10 +23,25 @@ from rdg.live._model import (
     parse_duration,
     parse_time,
 )
+from rdg.live._recommend import GraphShape, MemberFeatures, Recommendation, Recommender, content_map
 from rdg.live._scheduler import Scheduler, next_due
 from rdg.live._store import EventStore, LiveNames
 
 __all__ = [
+    "Device",
+    "DeviceLink",
+    "Gateway",
+    "GraphShape",
+    "GatewayStats",
+    "MemberFeatures",
+    "PrefetchService",
+    "Recommendation",
+    "Recommender",
+    "content_map",
+    "create_app",
+    "display_key",
+    "jittered_max_age",
+    "valid_message",
     "TRANSITIONS",
     "Action",
     "EventStore",

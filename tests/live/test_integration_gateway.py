@@ -1,0 +1,194 @@
+"""Broadcast through real gateways to devices: catch-up, duplicates, no spoilers, garbage."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import AsyncIterator
+
+import httpx
+import pytest
+import websockets
+
+from rdg.bus import publish_json
+from rdg.live import Device, DeviceLink, EventStore, Gateway, Scheduler, Stage, State, new_event
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
+
+CONTENT = {"events": [{"event_id": "final", "content": {
+    "scheduled": {"badge": "UPCOMING"}, "delayed": {"badge": "DELAYED"}, "pre": {"badge": "PRE"},
+    "main": {"badge": "LIVE"}, "post": {"badge": "POST"}, "ended": {"badge": "ENDED"}}}]}
+
+
+@pytest.fixture
+async def gateway(nc, store: EventStore) -> AsyncIterator[Gateway]:
+    gw = await Gateway(nc, store.names, port=0).start()
+    yield gw
+    await gw.close()
+
+
+def _final(start_in: float = 3600.0):
+    now = time.time()
+    return new_event("final", title="Cup final", start=now + start_in, end=now + start_in + 3600,
+                     stages=[Stage("pre", 0), Stage("main", 600), Stage("post", 3000)])
+
+
+async def until(predicate, timeout: float = 10.0) -> None:
+    deadline = time.time() + timeout
+    while not predicate():
+        if time.time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.02)
+
+
+def device() -> Device:
+    d = Device("tv-1", "p1", keep_log=True)
+    d.prefetch(CONTENT)
+    return d
+
+
+async def test_device_flips_to_prefetched_content_on_one_broadcast(store: EventStore, gateway: Gateway) -> None:
+    await store.create(_final())
+    d = device()
+    link = DeviceLink(gateway.url, [d]).start()
+    await asyncio.wait_for(link.connected.wait(), 10)
+    assert d.showing["final"] == ("scheduled", {"badge": "UPCOMING"})
+    await store.transition("final", "start", by="ops")
+    await until(lambda: d.seen.get("final") == 2)
+    assert d.showing["final"] == ("pre", {"badge": "PRE"}) and d.misses == 0
+    await link.stop()
+
+
+async def test_offline_device_catches_up_at_once_on_reconnect(store: EventStore, gateway: Gateway) -> None:
+    await store.create(_final())
+    d = device()
+    link = DeviceLink(gateway.url, [d]).start()
+    await asyncio.wait_for(link.connected.wait(), 10)
+    await link.stop()  # the device goes offline
+    await store.transition("final", "start", by="ops")
+    await store.transition("final", "stage", by="ops")
+    await until(lambda: gateway.latest.get("final", {}).get("seq") == 3)
+    assert d.seen["final"] == 1  # missed both while offline
+    link = DeviceLink(gateway.url, [d]).start()
+    await asyncio.wait_for(link.connected.wait(), 10)  # the first frame is the snapshot
+    assert d.seen["final"] == 3 and d.showing["final"] == ("main", {"badge": "LIVE"})
+    assert d.flips == 2  # scheduled, then straight to the latest: no replay of what it missed
+    await link.stop()
+
+
+async def test_restarted_gateway_knows_the_latest_state_at_once(nc, store: EventStore) -> None:
+    await store.create(_final())
+    await store.transition("final", "start", by="ops")
+    gw = await Gateway(nc, store.names, port=0).start()  # starts after the broadcasts
+    try:
+        d = device()
+        link = DeviceLink(gw.url, [d]).start()
+        await asyncio.wait_for(link.connected.wait(), 10)
+        assert d.seen["final"] == 2 and d.showing["final"][0] == "pre"
+        await link.stop()
+    finally:
+        await gw.close()
+
+
+async def test_a_broadcast_delivered_twice_flips_a_device_once(nc, store: EventStore, gateway: Gateway) -> None:
+    await store.create(_final())
+    second = await Gateway(nc, store.names, port=0).start()
+    try:
+        d = device()  # one device connected to two gateways: every message arrives twice
+        links = [DeviceLink(gateway.url, [d]).start(), DeviceLink(second.url, [d]).start()]
+        for link in links:
+            await asyncio.wait_for(link.connected.wait(), 10)
+        started = await store.transition("final", "start", by="ops")
+        # and the same message published again with a new id, so JetStream stores it twice
+        await publish_json(store.js, store.names.subject("final"), started.message(), msg_id="again")
+        await until(lambda: d.seen.get("final") == 2)
+        await links[0].send(json.dumps({"op": "resync"}))  # a third copy, via a snapshot
+        await asyncio.sleep(0.5)
+        assert d.flips == 2  # scheduled once, live once
+        assert [m["seq"] for _, m in d.log] == [1, 2]
+        assert gateway.stats.stale >= 1  # the gateway also dropped the republished copy
+        for link in links:
+            await link.stop()
+    finally:
+        await second.close()
+
+
+async def test_no_device_ever_receives_a_stage_before_it_happened(store: EventStore, gateway: Gateway) -> None:
+    t0 = time.time() + 1.0
+    await store.create(new_event("final", title="T", start=t0, end=t0 + 3.0,
+                                 stages=[Stage("pre", 0), Stage("main", 0.6), Stage("post", 1.2)]))
+    devices = [device() for _ in range(20)]
+    links = [DeviceLink(gateway.url, [d]).start() for d in devices]
+    for link in links:
+        await asyncio.wait_for(link.connected.wait(), 10)
+    sched = Scheduler(store)
+    task = asyncio.create_task(sched.run())
+    await asyncio.sleep(0.5)
+    await store.transition("final", "delay", by="ops", new_start=t0 + 0.8)  # a delay mid-way too
+    try:
+        await until(lambda: all(d.seen.get("final", 0) >= 6 for d in devices), timeout=20)
+    finally:
+        sched.stop()
+        await task
+    event = await store.get("final")
+    happened = {h.seq: h.at for h in event.history}
+    due = {"pre": event.start, "main": event.start + 0.6, "post": event.start + 1.2}
+    assert event.start >= t0 + 0.8
+    for d in devices:
+        seqs = [m["seq"] for _, m in d.log]
+        assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)  # never backwards, never twice
+        for received_at, msg in d.log:
+            assert received_at >= happened[msg["seq"]]  # told only after the transition was made
+            if msg["state"] == "live":
+                assert received_at >= due[msg["stage"]] and msg["ts"] / 1000 >= due[msg["stage"]] - 1e-3
+        assert d.showing["final"][0] == "ended"
+    for link in links:
+        await link.stop()
+
+
+async def test_garbage_from_one_device_disturbs_no_one_else(store: EventStore, gateway: Gateway) -> None:
+    await store.create(_final())
+    good = device()
+    errors: list[str] = []
+    good_link = DeviceLink(gateway.url, [good]).start()
+    await asyncio.wait_for(good_link.connected.wait(), 10)
+    async with websockets.connect(gateway.url) as bad:
+        json.loads(await bad.recv())  # snapshot
+        for frame in ["not json", "[1,2]", json.dumps({"op": "dance"}), json.dumps({"op": "hello", "devices": -3})]:
+            await bad.send(frame)
+            reply = json.loads(await bad.recv())
+            assert reply["type"] == "error"
+            errors.append(reply["error"])
+        await bad.send(b"\xff\xfe")
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            while True:
+                await bad.recv()
+        assert closed.value.rcvd.code == 1008
+    assert any("not JSON" in e for e in errors) and any("unknown op" in e for e in errors)
+    async with websockets.connect(gateway.url) as huge:
+        await huge.recv()
+        await huge.send("x" * 10_000)
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await huge.recv()
+        assert closed.value.rcvd.code == 1009
+    await store.transition("final", "start", by="ops")
+    await until(lambda: good.seen.get("final") == 2)
+    async with httpx.AsyncClient() as http:
+        health = (await http.get(f"http://127.0.0.1:{gateway.port}/healthz")).json()
+    assert health["closed_for_garbage"] == 1 and health["garbage"] >= 5 and health["connections"] == 1
+    await good_link.stop()
+
+
+async def test_malformed_broadcasts_are_ignored_by_the_gateway(store: EventStore, gateway: Gateway) -> None:
+    await store.create(_final())
+    d = device()
+    link = DeviceLink(gateway.url, [d]).start()
+    await asyncio.wait_for(link.connected.wait(), 10)
+    await publish_json(store.js, store.names.subject("final"), {"event_id": "final", "state": "hacked", "seq": 99},
+                       msg_id="bad")
+    await store.js.publish(store.names.subject("final"), b"\x00not json")
+    await store.transition("final", "cancel", by="ops")
+    await until(lambda: d.seen.get("final") == 2)
+    assert d.showing["final"][0] == "cancelled" and gateway.latest["final"]["state"] == State.CANCELLED.value
+    await link.stop()

@@ -58,7 +58,8 @@ class PrefetchService:
 
     Args:
         store: The event store (its KV is watched).
-        graph_factory: Opens a traversal source; called once, on the graph worker thread.
+        graph_factory: Opens the graph (a :class:`rdg.graph.Graph` or a bare traversal source);
+            called once, on the graph worker thread, which alone uses it.
         shape: Graph labels and keys the recommender reads.
         max_age_s: Base cache lifetime of a response.
         jitter: Fraction of ``max_age_s`` by which each response's lifetime varies.
@@ -82,6 +83,7 @@ class PrefetchService:
         self._inflight: dict[str, asyncio.Future[bytes]] = {}
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="rdg-graph")
         self._recommender: Recommender | None = None
+        self._graph: Any = None
         self._watch: asyncio.Task[None] | None = None
         self.ready = asyncio.Event()
 
@@ -95,6 +97,9 @@ class PrefetchService:
         if self._watch is not None:
             self._watch.cancel()
             await asyncio.gather(self._watch, return_exceptions=True)
+        graph = self._graph
+        if graph is not None and hasattr(graph, "close"):
+            await asyncio.get_running_loop().run_in_executor(self._pool, graph.close)
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     async def _follow(self) -> None:
@@ -116,7 +121,8 @@ class PrefetchService:
 
     def _rank_sync(self, member_id: str, events: list[LiveEvent]) -> bytes:
         if self._recommender is None:
-            self._recommender = Recommender(self.graph_factory(), self.shape)
+            self._graph = self.graph_factory()  # opened on this thread, which alone uses it
+            self._recommender = Recommender(getattr(self._graph, "g", self._graph), self.shape)
         recs = self._recommender.rank(member_id, events)
         body = {"member_id": member_id, "generated_at": time.time(), "generation": self.generation,
                 "events": [r.as_dict() for r in recs]}

@@ -2,7 +2,8 @@
 
 For each member we read (with bytecode traversals, never Gremlin text) the titles they watched,
 the live events they viewed, and the values of the events' tag keys (``sport``, ``league``,
-``genre``...) on everything they watched or viewed. An event ranks higher when the member
+``genre``...) on everything they watched, viewed or played (``profile -watched-> title``,
+``profile -viewed_live-> live_event``, ``profile -played-> game`` in ``pipelines.yaml``). An event ranks higher when the member
 watched its related titles (3 points each) and when their history shares its tags (1 point per
 matching element, at most 5 per tag). Each recommendation carries the full stage -> content map
 a device needs, so the broadcast itself only has to say which key to show.
@@ -31,11 +32,13 @@ class GraphShape:
     """Key property of a member vertex."""
     watched: tuple[str, ...] = ("watched",)
     """Edge labels from a member to titles."""
-    viewed: tuple[str, ...] = ("viewed",)
+    viewed: tuple[str, ...] = ("viewed_live",)
     """Edge labels from a member to live events."""
+    touched: tuple[str, ...] = ("played",)
+    """Other edge labels whose targets' tags count too (games played)."""
     title_key: str = "title_id"
     """Key property of a title vertex."""
-    event_key: str = "event_id"
+    event_key: str = "live_event_id"
     """Key property of a live_event vertex."""
 
 
@@ -125,11 +128,11 @@ class Recommender:
         def member() -> Any:
             return self.g.V().has(s.member_label, s.member_key, member_id)
 
-        titles = frozenset(str(t) for t in member().out(*s.watched).values(s.title_key).toList())
-        events = frozenset(str(e) for e in member().out(*s.viewed).values(s.event_key).toList())
+        titles = frozenset(str(t) for t in member().out(*s.watched).values(s.title_key).to_list())
+        events = frozenset(str(e) for e in member().out(*s.viewed).values(s.event_key).to_list())
         tag_values: dict[str, Counter[str]] = {}
         for key in keys:
-            values = member().out(*s.watched, *s.viewed).values(key).toList()
+            values = member().out(*s.watched, *s.viewed, *s.touched).values(key).to_list()
             tag_values[key] = Counter(str(v).lower() for v in values)
         return MemberFeatures(titles, events, tag_values)
 

@@ -78,8 +78,13 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
-    """True if something already listens on (or holds) ``host:port``."""
+    """True if something already listens on (or holds) ``host:port``.
+
+    Sockets of a just-stopped server that linger in TIME_WAIT do not count (servers bind
+    with ``SO_REUSEADDR`` too).
+    """
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError:

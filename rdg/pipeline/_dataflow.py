@@ -58,10 +58,7 @@ def default_opener(settings: Settings) -> GraphOpener:
     def opener() -> Any:
         from rdg.graph import connect  # the graph layer's entry point
 
-        url = settings.gremlin_url
-        if url == "embedded":
-            url = str(settings.graph_path)
-        return connect(url)
+        return connect(settings.gremlin_url, settings=settings)
 
     return opener
 
@@ -85,7 +82,8 @@ class CompiledPipeline:
 
 def compile_pipeline(spec: PipelinesSpec, name: str, *, settings: Settings, events: str | None = None,
                      opener: GraphOpener | None = None, tail: bool = True, metrics: Metrics | None = None,
-                     tables: dict[str, Any] | None = None) -> CompiledPipeline:
+                     tables: dict[str, Any] | None = None,
+                     dead_letter: DeadLetterSpec | None = None) -> CompiledPipeline:
     """Build the Bytewax dataflow of pipeline ``name``.
 
     Args:
@@ -97,6 +95,7 @@ def compile_pipeline(spec: PipelinesSpec, name: str, *, settings: Settings, even
         tail: For Kafka sources: keep waiting for new messages (``False`` stops at the end).
         metrics: Counters to update (default: a new :class:`Metrics`).
         tables: Side tables already loaded (default: load them now).
+        dead_letter: Replaces the spec's dead-letter output (e.g. a file for offline runs).
 
     Raises:
         NotFoundError: Unknown pipeline, or a file source / table that does not exist.
@@ -146,7 +145,7 @@ def compile_pipeline(spec: PipelinesSpec, name: str, *, settings: Settings, even
     keyed = op.key_on("shard", writes, lambda w: shard_of(w, shards))
     batches = op.collect("dedup", keyed, timedelta(milliseconds=pipeline.dedup.window_ms), pipeline.dedup.max_batch)
     coalesced = op.map("coalesce", batches, lambda kv: coalesce(kv[1]))
-    dead_spec = pipeline.dead_letter or default_dead_letter(settings, name)
+    dead_spec = dead_letter or pipeline.dead_letter or default_dead_letter(settings, name)
     op.output("upsert", coalesced, GraphSink(opener or default_opener(settings), dead_spec, kafka_config, metrics, name))
     op.output("dead_letter", split.trues, DeadLetterSink(dead_spec, kafka_config, metrics))
     return CompiledPipeline(flow, metrics, steps, tables)

@@ -34,6 +34,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
+from pathlib import Path
 from typing import Any, Mapping
 
 from rdg.errors import SpecError
@@ -426,6 +427,10 @@ class _Linter:
 
     def enrich_step(self, step: Any, path: Path_, tables: dict[str, TableSpec], available: set[str]) -> EnrichSpec | None:
         step = self.mapping(step, path, "enrich step")
+        if True in step and "on" not in step:  # YAML 1.1 reads a bare `on:` key as the boolean true
+            step = {("on" if k is True else k): v for k, v in step.items()}
+            if (path + (True,)) in self.doc.positions:
+                self.doc.positions[path + ("on",)] = self.doc.positions[path + (True,)]
         if "function" in step:
             self.keys(step, path, ("function", "adds"), "enrich function step")
             func = self.string(step["function"], path + ("function",), "function") or ""
@@ -433,11 +438,14 @@ class _Linter:
                 self.add(path + ("function",), LintKind.BAD_VALUE, f"function '{func}' is not a dotted path like flows.games:enrich_session")
                 return None
             module = func.split(":")[0]
-            try:
-                found = importlib.util.find_spec(module)
-            except (ImportError, ValueError):
-                found = None
-            if found is None:
+            rel = Path(self.doc.file).resolve().parent.joinpath(*module.split("."))
+            found: Any = rel.with_suffix(".py").exists() or (rel / "__init__.py").exists()
+            if not found:
+                try:
+                    found = importlib.util.find_spec(module)
+                except (ImportError, ValueError):
+                    found = None
+            if not found:
                 self.add(path + ("function",), LintKind.BAD_REFERENCE, f"module '{module}' cannot be found",
                          "put it under flows/ and run rdg from the project folder (or set PYTHONPATH)")
             adds = step.get("adds") or []

@@ -1,0 +1,34 @@
+"""Pipelines: compile ``pipelines.yaml`` into Bytewax dataflows that feed the graph.
+
+``source -> normalize -> enrich -> graph-map -> dedup -> batched upsert``, bad events to a
+dead-letter output. Run one in the foreground (:func:`run_pipeline`), preview sample events
+(:func:`preview`), or deploy supervised background processes with recovery (:func:`deploy`).
+"""
+
+from rdg.pipeline._dataflow import CompiledPipeline, compile_pipeline, pipeline_dir, to_graph_model
+from rdg.pipeline._metrics import Metrics
+from rdg.pipeline._run import PreviewItem, RunResult, init_graph_schema, load_spec, preview, run_pipeline
+from rdg.pipeline._sample import generate, write_samples, write_tables
+from rdg.pipeline._steps import DeadLetter, PipelineSteps, RawEvent, coalesce, to_epoch_ms
+
+__all__ = [
+    "CompiledPipeline",
+    "DeadLetter",
+    "Metrics",
+    "PipelineSteps",
+    "PreviewItem",
+    "RawEvent",
+    "RunResult",
+    "coalesce",
+    "compile_pipeline",
+    "generate",
+    "init_graph_schema",
+    "load_spec",
+    "pipeline_dir",
+    "preview",
+    "run_pipeline",
+    "to_epoch_ms",
+    "to_graph_model",
+    "write_samples",
+    "write_tables",
+]

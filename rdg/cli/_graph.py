@@ -1,0 +1,349 @@
+"""``rdg graph init|schema|expire|dump``, ``rdg query``, ``rdg journey``, ``rdg neighbors``, ``rdg path``.
+
+Thin commands: parse, import ``rdg.graph`` lazily, call one function, print a table (or JSON).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from typing import Any
+
+import click
+
+from rdg.cli import settings_from
+
+_JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+_SPEC = click.option("--spec", "spec_path", default="pipelines.yaml", show_default=True, envvar="RDG_SPEC",
+                     type=click.Path(dir_okay=False), help="The pipelines spec whose `graph` section is the model.")
+
+
+def _connect(ctx: click.Context) -> Any:
+    from rdg.graph import connect
+
+    return connect(settings=settings_from(ctx))
+
+
+def _model(spec_path: str) -> Any:
+    from rdg.pipeline import to_graph_model
+    from rdg.spec import load_pipelines
+
+    return to_graph_model(load_pipelines(spec_path).graph)
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-ready form of a query result (vertices, edges, paths, enums, maps with enum keys)."""
+    from gremlin_python.structure.graph import Edge, Path, Vertex, VertexProperty
+
+    if isinstance(value, Vertex):
+        return {"id": _plain(value.id), "label": value.label}
+    if isinstance(value, Edge):
+        return {"id": _plain(value.id), "label": value.label, "out": _plain(value.outV.id), "in": _plain(value.inV.id)}
+    if isinstance(value, VertexProperty):
+        return {"key": value.label, "value": _plain(value.value)}
+    if isinstance(value, Path):
+        return [_plain(o) for o in value.objects]
+    if isinstance(value, dict):
+        return {(k if isinstance(k, str) else getattr(k, "name", str(k))): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [_plain(v) for v in value]
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return str(value)
+
+
+def _table(rows: list[list[Any]], header: list[str]) -> str:
+    def cell(c: Any) -> str:
+        if c is None:
+            return ""
+        return c if isinstance(c, str) else json.dumps(c, ensure_ascii=False, default=str)
+
+    cells = [header] + [[cell(c) for c in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def _echo_results(results: list[Any], as_json: bool) -> None:
+    plain = [_plain(r) for r in results]
+    if as_json:
+        click.echo(json.dumps(plain, indent=2, ensure_ascii=False, default=str))
+        return
+    if not plain:
+        click.echo("(no results)")
+        return
+    if all(isinstance(r, dict) for r in plain):
+        header: list[str] = []
+        for r in plain:
+            header.extend(k for k in r if k not in header)
+        click.echo(_table([[r.get(h) for h in header] for r in plain], header))
+    else:
+        click.echo(_table([[r] for r in plain], ["value"]))
+    click.echo(f"({len(plain)} result{'s' if len(plain) != 1 else ''})")
+
+
+_DURATION = re.compile(r"^(\d+)\s*(ms|s|m|h|d|w)$")
+_UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
+
+
+def _duration_s(text: str) -> int | None:
+    """``90d`` -> seconds; ``all`` -> ``None``."""
+    if text.strip().lower() in ("all", "none", "0"):
+        return None
+    m = _DURATION.match(text.strip())
+    if not m:
+        raise click.BadParameter(f"{text!r} is not a duration like 30m, 12h, 90d or 'all'")
+    return int(m.group(1)) * _UNIT_MS[m.group(2)] // 1000
+
+
+def _time_ms(text: str | None) -> int | None:
+    """``--since``: epoch ms, an ISO date/time (UTC if no zone), or a duration ago (``7d``)."""
+    if text is None:
+        return None
+    text = text.strip()
+    if text.lstrip("-").isdigit():
+        return int(text)
+    m = _DURATION.match(text)
+    if m:
+        return int(dt.datetime.now(dt.timezone.utc).timestamp() * 1000) - int(m.group(1)) * _UNIT_MS[m.group(2)]
+    try:
+        when = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as err:
+        raise click.BadParameter(f"{text!r}: use epoch ms, an ISO time (2024-05-01T12:00Z) or a duration (7d)") from err
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.timezone.utc)
+    return int(when.timestamp() * 1000)
+
+
+def _iso(ms: int) -> str:
+    return dt.datetime.fromtimestamp(ms / 1000, dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+
+
+@click.group("graph")
+def graph() -> None:
+    """Create and inspect the graph schema (JanusGraph or the embedded graph).
+
+    \b
+    Examples:
+      rdg graph init                       create labels, keys and indexes from pipelines.yaml
+      rdg graph schema                     show what exists
+      rdg --set gremlin_url=ws://127.0.0.1:8182/gremlin graph schema
+    """
+
+
+@graph.command("init")
+@_SPEC
+@_JSON
+@click.pass_context
+def init(ctx: click.Context, spec_path: str, as_json: bool) -> None:
+    """Create property keys, labels and a composite index per vertex key; safe to run twice.
+
+    \b
+    Example:
+      rdg graph init --spec pipelines.yaml
+    """
+    model = _model(spec_path)
+    with _connect(ctx) as g:
+        changed = g.init_schema(model)
+        backend = g.backend
+    if as_json:
+        click.echo(json.dumps({"backend": backend, "changed": changed}, indent=2))
+        return
+    if not changed:
+        click.echo(f"schema up to date ({backend}): nothing to change")
+        return
+    for line in changed:
+        click.echo(line)
+    click.echo(f"{len(changed)} change{'s' if len(changed) != 1 else ''} ({backend})")
+
+
+@graph.command("schema")
+@_JSON
+@click.pass_context
+def schema(ctx: click.Context, as_json: bool) -> None:
+    """Print vertex labels, edge labels, property keys with types, and indexes.
+
+    \b
+    Example:
+      rdg graph schema --json
+    """
+    with _connect(ctx) as g:
+        info = g.schema()
+    if as_json:
+        click.echo(json.dumps(_plain(info), indent=2, sort_keys=True))
+        return
+    click.echo(f"backend: {info.get('backend')}")
+    rows: list[list[Any]] = []
+    for label in sorted(info.get("vertex_labels") or []):
+        rows.append(["vertex", label, ""])
+    for label, conns in sorted((info.get("edge_labels") or {}).items()):
+        rows.append(["edge", label, ", ".join(f"{a}->{b}" for a, b in conns)])
+    for name, kind in sorted((info.get("properties") or {}).items()):
+        rows.append(["property", name, kind])
+    for name, spec in sorted((info.get("indexes") or {}).items()):
+        rows.append(["index", name, json.dumps(_plain(spec))])
+    click.echo(_table(rows, ["kind", "name", "detail"]) if rows else "(no schema yet: run `rdg graph init`)")
+
+
+@graph.command("expire")
+@_SPEC
+@_JSON
+@click.pass_context
+def expire(ctx: click.Context, spec_path: str, as_json: bool) -> None:
+    """Drop vertices and edges of labels with a TTL whose last write is older than it.
+
+    \b
+    Example:
+      rdg graph expire --spec pipelines.yaml
+    """
+    model = _model(spec_path)
+    with _connect(ctx) as g:
+        dropped = g.expire(model)
+    if as_json:
+        click.echo(json.dumps(dropped, indent=2, sort_keys=True))
+        return
+    if not dropped:
+        click.echo("no label has a ttl: nothing to expire")
+        return
+    click.echo(_table([[k, v] for k, v in sorted(dropped.items())], ["label", "dropped"]))
+
+
+@graph.command("dump")
+@click.pass_context
+def dump(ctx: click.Context) -> None:
+    """Print every vertex and edge with all properties as JSON (deterministic order).
+
+    \b
+    Example:
+      rdg graph dump > graph.json
+    """
+    with _connect(ctx) as g:
+        data = g.dump()
+    click.echo(json.dumps(_plain(data), indent=1, sort_keys=True, ensure_ascii=False))
+
+
+def _binding(text: str) -> tuple[str, Any]:
+    if "=" not in text:
+        raise click.BadParameter(f"{text!r}: expected NAME=VALUE")
+    name, raw = text.split("=", 1)
+    if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", name):
+        raise click.BadParameter(f"binding name {name!r} must be an identifier")
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        value = raw
+    return name, value
+
+
+@click.command("query")
+@click.argument("gremlin")
+@click.option("--bind", "-b", "binds", multiple=True, metavar="NAME=VALUE",
+              help="A binding used by name in the query (JSON value, else a string).")
+@_JSON
+@click.pass_context
+def query(ctx: click.Context, gremlin: str, binds: tuple[str, ...], as_json: bool) -> None:
+    """Run a Gremlin query against the configured graph; values go in as bindings.
+
+    \b
+    Examples:
+      rdg query "g.V().hasLabel('account').limit(5).valueMap()"
+      rdg query "g.V().has('profile','profile_id',p).out('used').values('device_id')" -b p=p1
+    """
+    bindings = dict(_binding(b) for b in binds)
+    with _connect(ctx) as g:
+        results = g.query(gremlin, bindings)
+    _echo_results(results, as_json)
+
+
+@click.command("journey")
+@click.argument("member_id")
+@click.option("--label", default="account", show_default=True, help="The member's vertex label.")
+@click.option("--since", default=None, help="Only steps seen since: epoch ms, ISO time or a duration ago (7d).")
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(min=1), help="Most recent steps to show.")
+@_JSON
+@click.pass_context
+def journey(ctx: click.Context, member_id: str, label: str, since: str | None, limit: int, as_json: bool) -> None:
+    """A member's path across profiles, devices and verticals, in time order.
+
+    \b
+    Example:
+      rdg journey a1 --since 7d
+    """
+    from rdg.graph import queries
+
+    with _connect(ctx) as g:
+        steps = queries.journey(g, member_id, label=label, since=_time_ms(since), limit=limit)
+    if as_json:
+        click.echo(json.dumps([s.as_dict() for s in steps], indent=2, default=str))
+        return
+    if not steps:
+        click.echo(f"no activity for {label}:{member_id}")
+        return
+    rows = [[_iso(s.at), s.actor, s.action, s.target, s.count,
+             ", ".join(f"{k}={v}" for k, v in sorted(s.properties.items()))] for s in steps]
+    click.echo(_table(rows, ["last seen (UTC)", "who", "did", "what", "times", "details"]))
+
+
+@click.command("neighbors")
+@click.argument("label")
+@click.argument("key")
+@click.option("--hops", default=1, show_default=True, type=click.IntRange(1, 6), help="How far to walk.")
+@click.option("--edge-limit", default=50, show_default=True, type=click.IntRange(min=1),
+              help="Most recent edges followed per vertex per hop.")
+@click.option("--lookback", default="90d", show_default=True, help="Ignore edges older than this (or 'all').")
+@_JSON
+@click.pass_context
+def neighbors(ctx: click.Context, label: str, key: str, hops: int, edge_limit: int, lookback: str,
+              as_json: bool) -> None:
+    """Vertices within N hops of one vertex, most recent edges first.
+
+    \b
+    Example:
+      rdg neighbors device d1 --hops 2 --lookback all
+    """
+    from rdg.graph import queries
+
+    window = _duration_s(lookback)
+    with _connect(ctx) as g:
+        found = queries.neighbors(g, label, key, hops=hops, edge_limit=edge_limit, lookback_s=window)
+    if as_json:
+        click.echo(json.dumps([n.as_dict() for n in found], indent=2, default=str))
+        return
+    if not found:
+        click.echo(f"no neighbors of {label}:{key} (lookback {lookback})")
+        return
+    click.echo(_table([[n.hop, n.vertex, n.via, _iso(n.last_seen), n.count] for n in found],
+                      ["hop", "vertex", "via", "last seen (UTC)", "times"]))
+
+
+def _ref(text: str) -> tuple[str, str]:
+    if ":" not in text:
+        raise click.BadParameter(f"{text!r}: expected LABEL:KEY, e.g. device:d1")
+    label, key = text.split(":", 1)
+    return label, key
+
+
+@click.command("path")
+@click.argument("start")
+@click.argument("end")
+@click.option("--max-hops", default=4, show_default=True, type=click.IntRange(1, 8), help="Longest path searched.")
+@_JSON
+@click.pass_context
+def path(ctx: click.Context, start: str, end: str, max_hops: int, as_json: bool) -> None:
+    """The shortest path between two vertices named LABEL:KEY.
+
+    \b
+    Example:
+      rdg path account:a1 game:g7
+    """
+    from rdg.graph import queries
+
+    with _connect(ctx) as g:
+        found = queries.path(g, _ref(start), _ref(end), max_hops=max_hops)
+    if as_json:
+        click.echo(json.dumps(found.as_dict(), indent=2, default=str))
+        return
+    click.echo(str(found))
+    click.echo(f"({len(found.edges)} hop{'s' if len(found.edges) != 1 else ''})")

@@ -47,6 +47,7 @@ __all__ = [
 
 _EVENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
 
 
@@ -192,16 +193,20 @@ def check_event_id(event_id: str) -> str:
 
 
 def parse_duration(text: str | float | int) -> float:
-    """Seconds from ``90``, ``"90s"``, ``"15m"``, ``"2h"``, ``"250ms"``.
+    """Seconds from ``90``, ``"90s"``, ``"15m"``, ``"1h45m"``, ``"250ms"``.
 
-    >>> parse_duration("15m"), parse_duration(2.5), parse_duration("250ms")
-    (900.0, 2.5, 0.25)
+    >>> parse_duration("15m"), parse_duration(2.5), parse_duration("250ms"), parse_duration("1h45m")
+    (900.0, 2.5, 0.25, 6300.0)
     """
     if isinstance(text, (int, float)) and not isinstance(text, bool):
         if text < 0:
             raise ScheduleError(f"duration {text} is negative", hint="durations are >= 0")
         return float(text)
-    match = _DURATION.match(str(text))
+    raw = str(text).strip()
+    parts = _DURATION_PART.findall(raw)
+    if len(parts) > 1 and "".join(n + u for n, u in parts) == raw:
+        return sum(float(n) * _UNITS[u] for n, u in parts)
+    match = _DURATION.match(raw)
     if not match:
         raise ScheduleError(f"bad duration {text!r}", hint="write e.g. 90s, 15m, 2h or 250ms")
     return float(match.group(1)) * _UNITS[match.group(2)]

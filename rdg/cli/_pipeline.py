@@ -214,3 +214,110 @@ def sample(out_dir: str, members: int, sessions: int, seed: int) -> None:
     for name, path in files.items():
         count = sum(1 for _ in path.open())
         click.echo(f"{name}: {count} events -> {path}")
+
+
+@click.command("deploy")
+@click.argument("pipelines", nargs=-1)
+@_SPEC
+@click.option("--processes", "-p", default=1, show_default=True, type=click.IntRange(min=1),
+              help="Bytewax processes per pipeline (a cluster sharing the Kafka partitions).")
+@_JSON
+@click.pass_context
+def deploy(ctx: click.Context, pipelines: tuple[str, ...], spec_path: str, processes: int, as_json: bool) -> None:
+    """Start pipelines (all by default) as supervised background processes with recovery: a
+    restart resumes where the last one stopped.
+
+    \b
+    Examples:
+      rdg deploy                         every pipeline in pipelines.yaml
+      rdg deploy playback --processes 2  a two-process Bytewax cluster
+    """
+    from rdg.pipeline import load_spec
+    from rdg.pipeline._deploy import deploy as start
+
+    results = start(load_spec(spec_path), pipelines or None, settings=settings_from(ctx), processes=processes)
+    if as_json:
+        click.echo(json.dumps([r.as_dict() for r in results]))
+        return
+    for r in results:
+        verb = "already running" if r.already_running else "started"
+        click.echo(f"{r.pipeline}: {verb} (supervisor pid {r.pid}, {r.processes} process(es)); state in {r.folder}")
+    click.echo("see progress with: rdg status   and   rdg logs PIPELINE")
+
+
+@click.command("status")
+@click.argument("pipelines", nargs=-1)
+@click.option("--no-lag", is_flag=True, help="Skip asking Kafka for the lag.")
+@_JSON
+@click.pass_context
+def status(ctx: click.Context, pipelines: tuple[str, ...], no_lag: bool, as_json: bool) -> None:
+    """Show deployed pipelines: running or not, events in and out, dead letters, Kafka lag,
+    last error.
+
+    \b
+    Example:
+      rdg status --json
+    """
+    from rdg.pipeline._deploy import status as get_status
+
+    rows = get_status(settings_from(ctx), pipelines or None, with_lag=not no_lag)
+    if as_json:
+        click.echo(json.dumps([r.as_dict() for r in rows], indent=2))
+        return
+    if not rows:
+        click.echo("no pipelines deployed (start them with: rdg deploy)")
+        return
+    table = [[r.pipeline, "running" if r.running else "stopped", r.processes, r.restarts, r.events_in, r.written,
+              r.dead_letters, "?" if r.lag is None else r.lag, (r.last_error or "")[:60]] for r in rows]
+    click.echo(_table(table, ["pipeline", "state", "procs", "restarts", "in", "written", "dead", "lag", "last error"]))
+
+
+@click.command("stop")
+@click.argument("pipelines", nargs=-1)
+@_JSON
+@click.pass_context
+def stop(ctx: click.Context, pipelines: tuple[str, ...], as_json: bool) -> None:
+    """Stop deployed pipelines (all by default). Their recovery state is kept, so the next
+    deploy resumes.
+
+    \b
+    Example:
+      rdg stop games
+    """
+    from rdg.pipeline._deploy import stop as halt
+
+    stopped = halt(pipelines or None, settings=settings_from(ctx))
+    if as_json:
+        click.echo(json.dumps({"stopped": stopped}))
+        return
+    click.echo(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
+
+
+@click.command("logs")
+@click.argument("pipeline")
+@click.option("-n", "lines", default=50, show_default=True, type=click.IntRange(min=1), help="Lines to show.")
+@click.option("--follow", "-f", is_flag=True, help="Keep printing new lines (Ctrl-C to stop).")
+@click.pass_context
+def logs(ctx: click.Context, pipeline: str, lines: int, follow: bool) -> None:
+    """Show a deployed pipeline's log (supervisor and workers).
+
+    \b
+    Example:
+      rdg logs playback -n 100
+    """
+    import time
+
+    from rdg.pipeline._deploy import log_path, read_log
+
+    settings = settings_from(ctx)
+    for line in read_log(settings, pipeline, lines):
+        click.echo(line)
+    if follow:
+        with log_path(settings, pipeline).open("r", encoding="utf-8", errors="replace") as fh:
+            fh.seek(0, 2)
+            while True:
+                line = fh.readline()
+                if line:
+                    click.echo(line.rstrip("\n"))
+                else:
+                    time.sleep(0.3)

@@ -1,0 +1,285 @@
+"""Deployed pipelines: supervised background processes with Bytewax recovery.
+
+``deploy`` starts one supervisor per pipeline (its own process group, detached). The supervisor
+starts N worker processes (a Bytewax cluster when N > 1, sharing the Kafka partitions), and if
+any of them dies it stops the rest and starts them all again: Bytewax resumes from the last
+recovery snapshot, and the graph's idempotent upserts make the replay harmless. Everything a
+pipeline keeps is under ``<state_dir>/pipelines/<name>/``: ``deploy.json``, ``supervisor.pid``,
+``recovery/``, ``metrics-<i>.json``, ``pipeline.log``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+from rdg.config import Settings
+from rdg.errors import IllegalActionError, NotFoundError
+from rdg.pipeline._dataflow import pipeline_dir
+from rdg.pipeline._metrics import read_metrics
+from rdg.spec import PipelinesSpec
+
+__all__ = ["DeployResult", "PipelineStatus", "deploy", "log_path", "read_log", "status", "stop"]
+
+LOG_NAME = "pipeline.log"
+
+
+def log_path(settings: Settings, name: str) -> Path:
+    """The log file of a deployed pipeline (supervisor and workers)."""
+    return pipeline_dir(settings, name) / LOG_NAME
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie child of ours counts as dead
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split(") ", 1)[1][:1] != "Z"
+    except OSError:
+        return True
+
+
+def _supervisor_pid(folder: Path) -> int | None:
+    try:
+        pid = int((folder / "supervisor.pid").read_text().strip())
+    except (OSError, ValueError):
+        return None
+    return pid if _alive(pid) else None
+
+
+@dataclass
+class DeployResult:
+    """One pipeline's deploy outcome."""
+
+    pipeline: str
+    pid: int
+    processes: int
+    already_running: bool
+    folder: str
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready."""
+        return dict(self.__dict__)
+
+
+def deploy(spec: PipelinesSpec, names: Iterable[str] | None = None, *, settings: Settings, processes: int = 1,
+           epoch_interval_s: float = 1.0) -> list[DeployResult]:
+    """Start pipelines as supervised background processes (skips ones already running).
+
+    Args:
+        spec: The validated spec (its file is re-read by the workers).
+        names: Pipelines to start (default: all).
+        settings: Passed to the workers as they are now.
+        processes: Bytewax processes per pipeline (N > 1: a cluster sharing Kafka partitions).
+        epoch_interval_s: How often recovery snapshots are taken.
+
+    Raises:
+        NotFoundError: An unknown pipeline name.
+        IllegalActionError: ``processes`` < 1.
+    """
+    from bytewax.recovery import init_db_dir
+
+    if processes < 1:
+        raise IllegalActionError(f"--processes must be >= 1, not {processes}")
+    chosen = list(names) if names else list(spec.pipelines)
+    for name in chosen:
+        spec.pipeline(name)  # raises NotFoundError with a hint
+    from rdg.pipeline._dataflow import default_opener
+    from rdg.pipeline._run import init_graph_schema
+
+    init_graph_schema(spec, default_opener(settings))  # fail here, clearly, if the graph is away
+    out = []
+    for name in chosen:
+        folder = pipeline_dir(settings, name)
+        folder.mkdir(parents=True, exist_ok=True)
+        running = _supervisor_pid(folder)
+        if running is not None:
+            out.append(DeployResult(name, running, processes, True, str(folder)))
+            continue
+        recovery = folder / "recovery"
+        if not recovery.exists() or not any(recovery.iterdir()):
+            recovery.mkdir(parents=True, exist_ok=True)
+            init_db_dir(recovery, max(processes, 1))
+        for old in folder.glob("metrics-*.json"):
+            old.unlink()
+        (folder / "deploy.json").write_text(json.dumps({
+            "pipeline": name, "spec": str(Path(spec.file).resolve()), "processes": processes,
+            "epoch_interval_s": epoch_interval_s, "settings": settings.as_dict(), "deployed_at": time.time(),
+            "cwd": os.getcwd(),
+        }, indent=2))
+        (folder / "stop-requested").unlink(missing_ok=True)
+        log = (folder / LOG_NAME).open("ab")
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join([str(Path(spec.file).resolve().parent), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+        proc = subprocess.Popen([sys.executable, "-m", "rdg.pipeline._supervisor", str(folder)], stdout=log,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True, env=env,
+                                cwd=str(Path(spec.file).resolve().parent))
+        log.close()
+        (folder / "supervisor.pid").write_text(str(proc.pid))
+        out.append(DeployResult(name, proc.pid, processes, False, str(folder)))
+    return out
+
+
+def stop(names: Iterable[str] | None = None, *, settings: Settings, timeout: float = 15.0) -> list[str]:
+    """Stop deployed pipelines (all running ones by default); returns the names stopped.
+
+    Sends SIGTERM to each supervisor's process group, then SIGKILL after ``timeout``.
+
+    Raises:
+        NotFoundError: A named pipeline was never deployed here.
+    """
+    root = Path(settings.state_dir) / "pipelines"
+    chosen = list(names) if names else sorted(p.name for p in root.glob("*") if p.is_dir())
+    stopped = []
+    for name in chosen:
+        folder = root / name
+        if not (folder / "deploy.json").exists():
+            raise NotFoundError(f"pipeline '{name}' was never deployed here ({folder})", hint="rdg status lists them")
+        pid = _supervisor_pid(folder)
+        if pid is None:
+            continue
+        (folder / "stop-requested").write_text(str(time.time()))
+        try:
+            os.killpg(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            continue
+        deadline = time.monotonic() + timeout
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if _alive(pid):
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        try:  # reap it if we happen to be its parent (tests deploy and stop in one process)
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
+        stopped.append(name)
+    return stopped
+
+
+@dataclass
+class PipelineStatus:
+    """What ``rdg status`` shows for one pipeline."""
+
+    pipeline: str
+    running: bool
+    pid: int | None
+    processes: int
+    restarts: int
+    events_in: int
+    written: int
+    dead_letters: int
+    filtered: int
+    retries: int
+    lag: int | None
+    last_error: str | None
+    last_error_at: float | None
+    uptime_s: float | None
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready."""
+        return dict(self.__dict__)
+
+
+def _lag(offsets: dict[str, int], topics: list[str], settings: Settings) -> int | None:
+    if not topics:
+        return None
+    from confluent_kafka import Consumer, TopicPartition
+
+    try:
+        consumer = Consumer(settings.kafka_config(**{"group.id": "rdg-status", "enable.auto.commit": "false"}))
+    except Exception:  # noqa: BLE001 - status must still print
+        return None
+    total = 0
+    try:
+        for topic in topics:
+            meta = consumer.list_topics(topic, timeout=5).topics.get(topic)
+            if meta is None or meta.error is not None:
+                continue
+            for part in meta.partitions:
+                low, high = consumer.get_watermark_offsets(TopicPartition(topic, part), timeout=5)
+                done = offsets.get(f"{topic}:{part}", low)
+                total += max(high - done, 0)
+    except Exception:  # noqa: BLE001 - Kafka away: lag unknown
+        return None
+    finally:
+        consumer.close()
+    return total
+
+
+def status(settings: Settings, names: Iterable[str] | None = None, *, with_lag: bool = True) -> list[PipelineStatus]:
+    """Status of every pipeline deployed under ``settings.state_dir`` (or the named ones)."""
+    root = Path(settings.state_dir) / "pipelines"
+    chosen = list(names) if names else sorted(p.name for p in root.glob("*") if (p / "deploy.json").exists())
+    out = []
+    for name in chosen:
+        folder = root / name
+        try:
+            info = json.loads((folder / "deploy.json").read_text())
+        except (OSError, ValueError) as err:
+            raise NotFoundError(f"pipeline '{name}' was never deployed here ({folder})",
+                                hint="rdg deploy NAME starts it") from err
+        pid = _supervisor_pid(folder)
+        snaps = read_metrics(folder)
+        offsets: dict[str, int] = {}
+        for snap in snaps:
+            for key, value in snap.get("offsets", {}).items():
+                offsets[key] = max(offsets.get(key, 0), value)
+        errors = [(s.get("last_error_at") or 0, s.get("last_error")) for s in snaps if s.get("last_error")]
+        sup = {}
+        try:
+            sup = json.loads((folder / "supervisor.json").read_text())
+        except (OSError, ValueError):
+            pass
+        if sup.get("last_error") and (not errors or sup.get("last_error_at", 0) > max(errors)[0]):
+            errors.append((sup["last_error_at"], sup["last_error"]))
+        last = max(errors) if errors else (None, None)
+        topics: list[str] = []
+        if with_lag:
+            try:
+                from rdg.pipeline._run import load_spec
+
+                spec = load_spec(info["spec"])
+                pipeline = spec.pipeline(name)
+                topics = [spec.sources[s].topic for s in pipeline.sources if spec.sources[s].kind == "kafka"]  # type: ignore[misc]
+            except Exception:  # noqa: BLE001 - a spec changed since deploy: no lag, but still a status
+                topics = []
+        kafka_settings = Settings(**{**info["settings"]}) if info.get("settings") else settings
+        out.append(PipelineStatus(
+            name, pid is not None, pid, int(info.get("processes", 1)), int(sup.get("restarts", 0)),
+            sum(s.get("events_in", 0) for s in snaps), sum(s.get("written", 0) for s in snaps),
+            sum(s.get("dead_letters", 0) for s in snaps), sum(s.get("filtered", 0) for s in snaps),
+            sum(s.get("retries", 0) for s in snaps),
+            _lag(offsets, topics, kafka_settings) if with_lag else None, last[1],
+            last[0], (time.time() - info["deployed_at"]) if pid is not None else None))
+    return out
+
+
+def read_log(settings: Settings, name: str, lines: int = 50) -> list[str]:
+    """The last ``lines`` lines of a deployed pipeline's log.
+
+    Raises:
+        NotFoundError: No log (never deployed here).
+    """
+    path = log_path(settings, name)
+    if not path.exists():
+        raise NotFoundError(f"no log for pipeline '{name}' at {path}", hint="rdg deploy NAME starts it")
+    with path.open("rb") as fh:
+        fh.seek(0, os.SEEK_END)
+        size = fh.tell()
+        fh.seek(max(size - 256 * 1024, 0))
+        text = fh.read().decode("utf-8", "replace")
+    return text.splitlines()[-lines:]

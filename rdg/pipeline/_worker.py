@@ -1,0 +1,52 @@
+"""One Bytewax process of a deployed pipeline: ``python -m rdg.pipeline._worker FOLDER ID ADDRESSES``.
+
+Loads the spec and settings saved by ``deploy``, compiles the pipeline, and runs it with
+recovery (``FOLDER/recovery``) as process ``ID`` of the cluster at ``ADDRESSES`` (empty: alone).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+
+def main(folder: Path, process_id: int, addresses: str) -> int:
+    """Run until the input ends (0) or the process is stopped."""
+    from bytewax.recovery import RecoveryConfig
+    from bytewax.run import cli_main
+
+    from rdg.config import Settings
+    from rdg.pipeline._dataflow import compile_pipeline
+    from rdg.pipeline._metrics import Metrics, MetricsWriter
+    from rdg.pipeline._dataflow import default_opener
+    from rdg.pipeline._run import load_spec
+
+    logging.basicConfig(level=logging.WARNING, format=f"%(asctime)s worker-{process_id} %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("rdg").setLevel(logging.INFO)
+    info = json.loads((folder / "deploy.json").read_text())
+    settings = Settings(**info["settings"])
+    spec = load_spec(info["spec"])
+    name = info["pipeline"]
+    opener = default_opener(settings)  # the schema was created by `rdg deploy`
+    metrics = Metrics(name)
+    writer = MetricsWriter(metrics, folder / f"metrics-{process_id}.json").start()
+    compiled = compile_pipeline(spec, name, settings=settings, opener=opener, metrics=metrics)
+    logging.getLogger("rdg.pipeline").info("pipeline %s running (pid %s)", name, os.getpid())
+    try:
+        kwargs = {}
+        if addresses:
+            kwargs = {"process_id": process_id, "addresses": addresses.split(",")}
+        cli_main(compiled.flow, workers_per_process=1, epoch_interval=timedelta(seconds=float(info["epoch_interval_s"])),
+                 recovery_config=RecoveryConfig(folder / "recovery"), **kwargs)
+    finally:
+        writer.stop()
+        compiled.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3] if len(sys.argv) > 3 else ""))

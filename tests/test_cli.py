@@ -1,0 +1,73 @@
+"""The ``rdg`` front end: version, help, config show, and exit codes for bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from click.testing import CliRunner
+
+from rdg import __version__
+from rdg.cli import _GROUPS, cli
+
+
+def _rdg(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("RDG_")}
+    return subprocess.run([sys.executable, "-m", "rdg", *args], capture_output=True, text=True,
+                          env={**base, **env}, timeout=60, check=False)
+
+
+def test_version() -> None:
+    result = CliRunner().invoke(cli, ["--version"])
+    assert result.exit_code == 0
+    assert result.output.strip() == f"rdg, version {__version__}"
+
+
+def test_help_lists_every_command_group() -> None:
+    result = CliRunner().invoke(cli, ["--help"])
+    assert result.exit_code == 0
+    for name in _GROUPS:
+        assert f"  {name} " in result.output
+    assert "rdg stack up" in result.output
+
+
+def test_stack_help_has_an_example() -> None:
+    result = CliRunner().invoke(cli, ["stack", "up", "--help"])
+    assert result.exit_code == 0
+    assert "rdg stack up --only kafka,janusgraph --backend berkeleyje" in result.output
+
+
+def test_config_show_json_masks_secrets() -> None:
+    done = _rdg("--set", "gremlin_password=s3cret", "config", "show", "--json", RDG_NATS_URL="nats://10.0.0.5:4222")
+    assert done.returncode == 0, done.stderr
+    values = json.loads(done.stdout)
+    assert values["nats_url"] == "nats://10.0.0.5:4222"
+    assert values["gremlin_password"] == "***"
+
+
+def test_config_show_table() -> None:
+    done = _rdg("config", "show")
+    assert done.returncode == 0
+    assert any(line.split()[:2] == ["kafka_bootstrap", "127.0.0.1:9092"] for line in done.stdout.splitlines())
+
+
+def test_unknown_setting_exits_2_with_a_hint() -> None:
+    done = _rdg("--set", "gremlin_ulr=x", "config", "show")
+    assert done.returncode == 2
+    assert "unknown setting 'gremlin_ulr' (did you mean 'gremlin_url'?)" in done.stderr
+    assert "rdg config show" in done.stderr
+
+
+def test_unknown_setting_in_the_environment_is_ignored_but_a_bad_value_is_not() -> None:
+    assert _rdg("config", "show", RDG_NOT_A_SETTING="1").returncode == 0
+    done = _rdg("config", "show", RDG_KAFKA_PORT="ninety")
+    assert done.returncode == 2
+    assert "RDG_KAFKA_PORT: kafka_port must be a whole number" in done.stderr
+
+
+def test_unknown_command_is_a_usage_error() -> None:
+    done = _rdg("stak")
+    assert done.returncode == 2
+    assert "No such command 'stak'" in done.stderr

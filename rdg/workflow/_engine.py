@@ -1,0 +1,763 @@
+"""The engine: reacts to each event at once and dispatches the steps that became ready.
+
+Inputs are events (a step ended, an action was taken, a child run ended, a run started) on a
+work-queue stream shared by all engines. For each, the engine reads the run (cached, refreshed
+on a lost compare-and-set), decides, and writes every transition as a compare-and-set. Ready
+steps go onto the work queue for workers; ``foreach`` and ``subworkflow`` steps are run here by
+starting child runs. Timers exist only for backoff, timeouts and cron; a slow reconciliation
+loop repairs anything an event missed (a lost dispatch, an expired lease, a due retry).
+
+``poll_interval`` turns the same engine into a polling engine (events are looked at only on a
+tick): the baseline the benchmark compares against.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import logging
+from collections import OrderedDict
+from dataclasses import asdict
+from typing import Any
+
+from rdg.errors import ConflictError, NotFoundError, RdgError
+from rdg.spec import ExpressionError, FailureMode, RunStrategy, StepSpec, StepType, WorkflowSpec, evaluate, render
+from rdg.workflow._models import (
+    RUN_TERMINAL, STEP_COMPLETE, STEP_FAILED, STEP_NON_TERMINAL, RunRecord, RunStatus, StepRecord, StepStatus, now,
+)
+from rdg.workflow._store import Store
+
+__all__ = ["Engine", "PAGE", "spec_for_run"]
+
+log = logging.getLogger("rdg.workflow.engine")
+
+PAGE = 1000
+"""Foreach items and completion bits are kept in KV pages of this many iterations."""
+
+
+async def spec_for_run(store: Store, run: RunRecord) -> WorkflowSpec:
+    """The definition a run follows (descending into inline foreach children by ``run.path``)."""
+    spec, _ = await store.get_definition(run.workflow, run.version)
+    for sid in run.path:
+        child = spec.step(sid).child
+        if child is None:
+            raise NotFoundError(f"step '{sid}' of workflow '{spec.id}' has no inline steps")
+        spec = child
+    return spec
+
+
+def _tag(rec: StepRecord) -> str:
+    return f"{rec.run_attempt}-{rec.attempt}"
+
+
+class _RunState:
+    def __init__(self, run_id: str) -> None:
+        self.id = run_id
+        self.lock = asyncio.Lock()
+        self.loaded = False
+        self.closed = False
+        self.run: RunRecord
+        self.rev = 0
+        self.spec: WorkflowSpec
+        self.steps: dict[str, list[Any]] = {}
+
+
+class Engine:
+    """Drives runs. Scale out by starting more processes (``rdg engine``); they share the events.
+
+    Args:
+        store: An open :class:`Store`.
+        poll_interval: ``None`` (event-driven, the default) or seconds between polls (baseline mode).
+        reconcile_interval: Seconds between repair passes (not in the hot path).
+        cache_size: Runs kept in memory; finished runs leave at once.
+    """
+
+    def __init__(self, store: Store, *, poll_interval: float | None = None, reconcile_interval: float = 5.0,
+                 cache_size: int = 2000, cron_refresh: float = 5.0, max_inflight: int = 128) -> None:
+        self.store = store
+        self.poll_interval = poll_interval
+        self.reconcile_interval = reconcile_interval
+        self.cache_size = cache_size
+        self.cron_refresh = cron_refresh
+        self.max_inflight = max_inflight
+        self.events_handled = 0
+        self._cache: OrderedDict[str, _RunState] = OrderedDict()
+        self._ancestors: dict[int, dict[str, list[str]]] = {}
+        self._timers: dict[str, float] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._pages: OrderedDict[str, list[Any]] = OrderedDict()
+        self._stop = asyncio.Event()
+
+    def stop(self) -> None:
+        """Ask every loop to end."""
+        self._stop.set()
+
+    async def run(self) -> None:
+        """Run the event, signal, cron and reconciliation loops until :meth:`stop`."""
+        loops = [asyncio.create_task(self._events_loop()), asyncio.create_task(self._signals_loop()),
+                 asyncio.create_task(self._cron_loop()), asyncio.create_task(self._reconcile_loop())]
+        try:
+            await self._stop.wait()
+        finally:
+            for task in loops + list(self._tasks):
+                task.cancel()
+            await asyncio.gather(*loops, *self._tasks, return_exceptions=True)
+
+    # -- loops -------------------------------------------------------------------------------
+
+    async def _events_loop(self) -> None:
+        sub = await self.store.pull("events", "engine")
+        sem = asyncio.Semaphore(self.max_inflight)
+        while not self._stop.is_set():
+            msgs: list[Any] = []
+            try:
+                if self.poll_interval:
+                    await asyncio.sleep(self.poll_interval)
+                    while True:  # a poll drains what has piled up since the last tick
+                        try:
+                            got = await sub.fetch(256, timeout=0.05)
+                        except asyncio.TimeoutError:
+                            break
+                        msgs.extend(got)
+                        if len(got) < 256:
+                            break
+                else:
+                    msgs = await sub.fetch(256, timeout=1.0)
+            except asyncio.TimeoutError:
+                continue
+            except asyncio.CancelledError:
+                raise
+            except Exception as err:
+                log.warning("engine: fetching events failed (%s); retrying", err)
+                await asyncio.sleep(0.5)
+                continue
+            for msg in msgs:
+                await sem.acquire()
+                self._spawn(self._handle_msg(msg, sem))
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _handle_msg(self, msg: Any, sem: asyncio.Semaphore) -> None:
+        try:
+            event = json.loads(msg.data)
+            try:
+                await self.handle(event)
+            except NotFoundError as err:
+                log.warning("engine: dropping event %s: %s", event.get("t"), err)
+            except Exception:
+                log.exception("engine: event %s for run %s failed; it will be retried", event.get("t"), event.get("run"))
+                await msg.nak(delay=1.0)
+                return
+            await msg.ack()
+            self.events_handled += 1
+        finally:
+            sem.release()
+
+    async def _signals_loop(self) -> None:
+        from rdg.workflow._client import start_run
+
+        sub = await self.store.pull("signals", "engine-signals")
+        while not self._stop.is_set():
+            try:
+                msgs = await sub.fetch(16, timeout=1.0)
+            except asyncio.TimeoutError:
+                continue
+            except asyncio.CancelledError:
+                raise
+            except Exception as err:
+                log.warning("engine: fetching signals failed (%s)", err)
+                await asyncio.sleep(0.5)
+                continue
+            for msg in msgs:
+                data = json.loads(msg.data)
+                seq = msg.metadata.sequence.stream
+                for wf_id in await self.store.workflows_for_signal(data["name"]):
+                    try:
+                        spec, _ = await self.store.get_definition(wf_id)
+                        params = {k: v for k, v in (data.get("params") or {}).items() if k in spec.params}
+                        await start_run(self.store, wf_id, params, run_id=f"sig-{seq}-{wf_id}",
+                                        trigger=f"signal:{data['name']}")
+                    except ConflictError:
+                        pass  # redelivered signal: that run exists already
+                    except RdgError as err:
+                        log.warning("engine: signal %s could not start %s: %s", data["name"], wf_id, err)
+                await msg.ack()
+
+    async def _cron_loop(self) -> None:
+        from croniter import croniter
+
+        from rdg.workflow._client import start_run
+
+        while not self._stop.is_set():
+            wake = now() + self.cron_refresh
+            try:
+                for d in await self.store.list_definitions():
+                    if not d["cron"]:
+                        continue
+                    key = f"cron.{d['id']}"
+                    raw, rev = await _get(self.store.defs, key)
+                    if raw is None:
+                        await _cas(self.store.defs, key, {"last": now()}, 0)
+                        continue
+                    last = float(raw["last"])
+                    due = min(croniter(expr, last).get_next(float) for expr in d["cron"])
+                    if due <= now():
+                        try:
+                            await _cas(self.store.defs, key, {"last": due}, rev)
+                        except ConflictError:
+                            continue  # another engine fired it
+                        await start_run(self.store, d["id"], {}, run_id=f"cron-{d['id']}-{int(due * 1000)}",
+                                        trigger="cron")
+                        wake = now()
+                    else:
+                        wake = min(wake, due)
+            except asyncio.CancelledError:
+                raise
+            except Exception as err:
+                log.warning("engine: cron pass failed: %s", err)
+            try:
+                await asyncio.wait_for(self._stop.wait(), timeout=max(0.0, wake - now()))
+            except asyncio.TimeoutError:
+                pass
+
+    async def _reconcile_loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                await asyncio.wait_for(self._stop.wait(), timeout=self.reconcile_interval)
+                return
+            except asyncio.TimeoutError:
+                pass
+            for run_id in list(self._cache):
+                try:
+                    await self.reconcile(run_id)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as err:
+                    log.warning("engine: reconciling %s failed: %s", run_id, err)
+
+    async def reconcile(self, run_id: str) -> None:
+        """Repair one run: re-send lost dispatches, retry due steps, enforce deadlines."""
+        st = self._cache.get(run_id)
+        if st is None:
+            return
+        async with st.lock:
+            await self._reload(st)
+            if st.run.status in RUN_TERMINAL:
+                await self._close(st)
+                return
+            stale = max(30.0, 2 * self.store.lease)
+            for step in st.spec.steps:
+                rec, _ = st.steps[step.id]
+                lost = rec.status is StepStatus.QUEUED and now() - (rec.queued_at or 0) > stale
+                dead = rec.status is StepStatus.RUNNING and now() - (rec.lease_until or now()) > stale
+                if (lost or dead) and step.type not in (StepType.FOREACH, StepType.SUBWORKFLOW):
+                    log.warning("engine: re-sending %s.%s (%s)", run_id, step.id, rec.status.value)
+                    await self.store.dispatch(self._task(st, step, rec))
+            await self._guarded_advance(st)
+
+    # -- event handling ----------------------------------------------------------------------
+
+    async def handle(self, event: dict[str, Any]) -> None:
+        """Apply one event (public so tests and tools can inject one)."""
+        run_id = event["run"]
+        st = self._cache.get(run_id)
+        if st is None:
+            st = _RunState(run_id)
+            self._cache[run_id] = st
+            self._evict()
+        else:
+            self._cache.move_to_end(run_id)
+        async with st.lock:
+            if not st.loaded or event["t"] == "action":
+                await self._reload(st, new=bool(event.get("new")))
+            for _ in range(10):
+                try:
+                    if event["t"] == "step" and event["step"] in st.steps:
+                        if int(event["rev"]) > st.steps[event["step"]][1]:
+                            st.steps[event["step"]] = [StepRecord.from_json(event["rec"]), int(event["rev"])]
+                    elif event["t"] == "child":
+                        await self._on_child(st, event)
+                    await self._advance(st)
+                    return
+                except ConflictError:
+                    await self._reload(st)
+            msg = f"run {run_id}: too many conflicting writers"
+            raise ConflictError(msg, hint="another engine keeps changing this run; it will be retried")
+
+    async def _guarded_advance(self, st: _RunState) -> None:
+        for _ in range(10):
+            try:
+                await self._advance(st)
+                return
+            except ConflictError:
+                await self._reload(st)
+
+    def _evict(self) -> None:
+        while len(self._cache) > self.cache_size:
+            run_id, st = next(iter(self._cache.items()))
+            if st.lock.locked():
+                self._cache.move_to_end(run_id)
+                if all(s.lock.locked() for s in self._cache.values()):
+                    return
+                continue
+            del self._cache[run_id]
+
+    async def _reload(self, st: _RunState, new: bool = False) -> None:
+        st.run, st.rev = await self.store.get_run(st.id)
+        st.spec = await spec_for_run(self.store, st.run)
+        if new and st.run.attempt == 1 and not st.loaded:
+            st.steps = {s.id: [StepRecord(), 0] for s in st.spec.steps}
+        else:
+            recs = await asyncio.gather(*(self.store.get_step(st.id, s.id) for s in st.spec.steps))
+            st.steps = {s.id: [rec, rev] for s, (rec, rev) in zip(st.spec.steps, recs)}
+        st.loaded = True
+        if st.run.status not in RUN_TERMINAL:
+            st.closed = False
+
+    # -- decisions ---------------------------------------------------------------------------
+
+    async def _advance(self, st: _RunState) -> None:
+        run = st.run
+        if run.status in RUN_TERMINAL:
+            await self._close(st)
+            return
+        if run.status is RunStatus.CREATED:
+            return
+        if run.deadline:
+            if now() >= run.deadline:
+                await self._finish(st, RunStatus.TIMED_OUT, "the run's timeout passed")
+                return
+            self._timer(st.id, run.deadline)
+        for _ in range(len(st.spec.steps) + 2):
+            if await self._handle_failures(st):
+                return
+            if st.run.status is RunStatus.PAUSED:
+                return
+            if not await self._start_ready(st):
+                break
+        if await self._handle_failures(st):
+            return
+        if all(rec.status in STEP_COMPLETE for rec, _ in st.steps.values()):
+            await self._finish(st, RunStatus.SUCCEEDED, None)
+
+    async def _handle_failures(self, st: _RunState) -> bool:
+        failed = [sid for sid, (rec, _) in st.steps.items() if rec.status in STEP_FAILED]
+        if not failed:
+            return False
+        first = st.steps[failed[0]][0]
+        reason = f"step '{failed[0]}' {first.status.value}: {first.error or ''}".strip()
+        if any(st.spec.step(sid).on_failure is FailureMode.FAIL for sid in failed):
+            await self._finish(st, RunStatus.FAILED, reason)
+            return True
+        busy = False
+        for sid, (rec, _) in list(st.steps.items()):
+            if rec.status in (StepStatus.WAITING_RETRY, StepStatus.PAUSED):
+                await self._stop_step(st, sid)
+            elif rec.status in (StepStatus.QUEUED, StepStatus.RUNNING):
+                busy = True
+        if not busy:
+            await self._finish(st, RunStatus.FAILED, reason)
+        return True
+
+    async def _start_ready(self, st: _RunState) -> bool:
+        progressed = False
+        names: dict[str, Any] | None = None
+        for step in st.spec.steps:
+            rec, _ = st.steps[step.id]
+            if rec.status is StepStatus.WAITING_RETRY:
+                if (rec.retry_at or 0) <= now():
+                    names = names or self._names(st)
+                    await self._start(st, step, names)
+                    progressed = True
+                else:
+                    self._timer(st.id, rec.retry_at or now())
+                continue
+            if rec.status is not StepStatus.NOT_CREATED:
+                continue
+            deps = [st.steps[d][0] for d in step.depends_on]
+            if any(d.status not in STEP_COMPLETE for d in deps):
+                continue
+            if deps and not any(d.taken for d in deps):
+                await self._set_step(st, step.id, status=StepStatus.SKIPPED, taken=False, ended_at=now(),
+                                     error="no upstream branch was taken")
+                progressed = True
+                continue
+            if (rec.breakpoint or step.breakpoint) and not rec.released:
+                await self._set_step(st, step.id, status=StepStatus.PAUSED, breakpoint=True)
+                continue
+            names = names or self._names(st)
+            if step.condition:
+                try:
+                    taken = bool(evaluate(step.condition, names))
+                except ExpressionError as err:
+                    await self._fail_step(st, step, StepStatus.USER_FAILED, f"if: {err}")
+                    return True
+                if not taken:
+                    await self._set_step(st, step.id, status=StepStatus.SKIPPED, taken=False, ended_at=now(),
+                                         error="condition was false")
+                    progressed = True
+                    continue
+            await self._start(st, step, names)
+            progressed = True
+            names = None  # a foreach over nothing may have completed at once
+        return progressed
+
+    def _names(self, st: _RunState) -> dict[str, Any]:
+        return {
+            "params": st.run.params, "item": st.run.item, "index": st.run.index,
+            "steps": {sid: rec.outputs for sid, (rec, _) in st.steps.items() if rec.status in STEP_COMPLETE},
+            "run": {"id": st.run.id, "attempt": st.run.attempt, "workflow": st.run.workflow},
+        }
+
+    def _ancestors_of(self, spec: WorkflowSpec, step_id: str) -> list[str]:
+        table = self._ancestors.get(id(spec))
+        if table is None:
+            deps = {s.id: s.depends_on for s in spec.steps}
+            table = {}
+            for s in spec.steps:  # definition order is not topological; walk explicitly
+                seen: list[str] = []
+                stack = list(s.depends_on)
+                while stack:
+                    d = stack.pop()
+                    if d not in seen:
+                        seen.append(d)
+                        stack.extend(deps[d])
+                table[s.id] = seen
+            self._ancestors[id(spec)] = table
+        return table[step_id]
+
+    def _task(self, st: _RunState, step: StepSpec, rec: StepRecord, names: dict[str, Any] | None = None) -> dict[str, Any]:
+        names = names or self._names(st)
+        params = {**st.run.params, **render(dict(step.params), names)}
+        config = render(dict(step.config), names)
+        upstream = {a: st.steps[a][0].outputs for a in self._ancestors_of(st.spec, step.id) if st.steps[a][0].outputs}
+        return {
+            "run": st.id, "step": step.id, "dispatch": rec.dispatch, "type": step.type.value, "params": params,
+            "config": config, "steps": upstream, "timeout": step.timeout, "retry": asdict(step.retry),
+            "ignore": step.on_failure is FailureMode.IGNORE, "item": st.run.item, "index": st.run.index,
+        }
+
+    async def _start(self, st: _RunState, step: StepSpec, names: dict[str, Any]) -> None:
+        rec, rev = st.steps[step.id]
+        history = list(rec.history)
+        if rec.status is StepStatus.WAITING_RETRY and (not history or history[-1].get("attempt") != rec.attempt):
+            history.append(rec.summary())
+        new = dataclasses.replace(
+            rec, status=StepStatus.QUEUED, attempt=rec.attempt + 1, dispatch=rec.dispatch + 1, queued_at=now(),
+            retry_at=None, run_attempt=st.run.attempt, started_at=None, ended_at=None, error=None, owner=None,
+            lease_until=None, history=history[-20:], outputs={},
+        )
+        if step.type is StepType.FOREACH:
+            await self._start_foreach(st, step, new, names)
+            return
+        if step.type is StepType.SUBWORKFLOW:
+            await self._start_sub(st, step, new, names)
+            return
+        try:
+            task = self._task(st, step, new, names)
+        except ExpressionError as err:
+            await self._fail_step(st, step, StepStatus.USER_FAILED, str(err))
+            return
+        st.steps[step.id] = [new, await self.store.cas_step(st.id, step.id, new, rev)]
+        await self.store.dispatch(task)
+
+    async def _set_step(self, st: _RunState, step_id: str, **changes: Any) -> StepRecord:
+        rec, rev = st.steps[step_id]
+        new = dataclasses.replace(rec, **changes)
+        st.steps[step_id] = [new, await self.store.cas_step(st.id, step_id, new, rev)]
+        return new
+
+    async def _fail_step(self, st: _RunState, step: StepSpec, status: StepStatus, error: str,
+                         **changes: Any) -> None:
+        if step.on_failure is FailureMode.IGNORE:
+            status = StepStatus.COMPLETED_WITH_ERROR
+        await self._set_step(st, step.id, status=status, error=error, ended_at=now(), **changes)
+
+    async def _stop_step(self, st: _RunState, step_id: str) -> None:
+        for _ in range(10):
+            rec, rev = st.steps[step_id]
+            if rec.status not in STEP_NON_TERMINAL or rec.status is StepStatus.NOT_CREATED:
+                return
+            try:
+                await self._set_step(st, step_id, status=StepStatus.STOPPED, ended_at=now(), owner=None,
+                                     error=rec.error or "stopped with its run")
+            except ConflictError:
+                st.steps[step_id] = list(await self.store.get_step(st.id, step_id))
+                continue
+            step = st.spec.step(step_id)
+            if step.type is StepType.FOREACH:
+                for i in range(rec.fanout.get("next", 0)):
+                    await self._stop_run(f"{st.id}.{step_id}.{_tag(rec)}.{i}")
+            elif step.type is StepType.SUBWORKFLOW and rec.child:
+                await self._stop_run(rec.child)
+            return
+
+    async def _stop_run(self, run_id: str) -> None:
+        for _ in range(10):
+            try:
+                run, rev = await self.store.get_run(run_id)
+            except NotFoundError:
+                return
+            if run.status in RUN_TERMINAL:
+                return
+            run.status, run.ended_at, run.reason = RunStatus.STOPPED, now(), "its parent stopped"
+            try:
+                await self.store.cas_run(run, rev)
+            except ConflictError:
+                continue
+            await self.store.emit({"t": "action", "run": run_id})
+            return
+
+    async def _finish(self, st: _RunState, status: RunStatus, reason: str | None) -> None:
+        run = dataclasses.replace(st.run, status=status, ended_at=now(), reason=reason)
+        st.rev = await self.store.cas_run(run, st.rev)
+        st.run = run
+        await self._close(st)
+
+    async def _close(self, st: _RunState) -> None:
+        if st.closed:
+            return
+        for sid in list(st.steps):
+            await self._stop_step(st, sid)
+        run = st.run
+        if run.parent:
+            await self.store.emit({"t": "child", "run": run.parent["run"], "step": run.parent["step"],
+                                   "index": run.parent.get("index"), "child": run.id, "status": run.status.value})
+        elif st.spec.run_strategy is not RunStrategy.PARALLEL or st.spec.max_parallel:
+            await self._release(st)
+        st.closed = True
+        self._cache.pop(st.id, None)
+
+    async def _release(self, st: _RunState) -> None:
+        """Take a finished run out of its workflow's active list and start the next waiting ones."""
+        key = f"active.{st.run.workflow}"
+        limit = 1 if st.spec.run_strategy is RunStrategy.SEQUENTIAL else (st.spec.max_parallel or 1)
+        while True:
+            doc, rev = await self.store.get_json(key)
+            if doc is None:
+                return
+            running = [r for r in doc["running"] if r != st.id]
+            waiting = [r for r in doc["waiting"] if r != st.id]
+            promote = []
+            if st.spec.run_strategy in (RunStrategy.SEQUENTIAL, RunStrategy.PARALLEL):
+                while waiting and len(running) < limit:
+                    promote.append(waiting.pop(0))
+                    running.append(promote[-1])
+            try:
+                await self.store.cas_json(key, {"running": running, "waiting": waiting}, rev)
+                break
+            except ConflictError:
+                continue
+        for run_id in promote:
+            for _ in range(10):
+                try:
+                    run, rrev = await self.store.get_run(run_id)
+                    if run.status is not RunStatus.CREATED:
+                        break
+                    spec = await spec_for_run(self.store, run)
+                    run.status, run.started_at = RunStatus.IN_PROGRESS, now()
+                    run.deadline = run.started_at + spec.timeout if spec.timeout else None
+                    await self.store.cas_run(run, rrev)
+                    await self.store.emit({"t": "start", "run": run_id, "new": True})
+                    break
+                except ConflictError:
+                    continue
+
+    def _timer(self, run_id: str, at: float) -> None:
+        key = f"{run_id}@{at:.3f}"
+        if key in self._timers:
+            return
+        self._timers[key] = at
+
+        async def fire() -> None:
+            try:
+                await asyncio.sleep(max(0.0, at - now()))
+                if run_id in self._cache:
+                    await self.handle({"t": "wake", "run": run_id})
+            except NotFoundError:
+                pass
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("engine: timer for %s failed", run_id)
+            finally:
+                self._timers.pop(key, None)
+
+        self._spawn(fire())
+
+    # -- foreach and subworkflow -------------------------------------------------------------
+
+    async def _start_foreach(self, st: _RunState, step: StepSpec, rec: StepRecord, names: dict[str, Any]) -> None:
+        try:
+            over = evaluate(str(step.config["over"]), names)
+        except ExpressionError as err:
+            await self._fail_step(st, step, StepStatus.USER_FAILED, f"over: {err}")
+            return
+        if isinstance(over, int) and not isinstance(over, bool):
+            over = range(over)
+        if isinstance(over, range):
+            fan = {"total": len(over), "r0": over.start, "rs": over.step}
+        elif isinstance(over, (list, tuple)):
+            fan = {"total": len(over), "list": 1}
+            tag = _tag(rec)
+            writes = [self.store.runs.put(f"fi.{st.id}.{step.id}.{tag}.{p}",
+                                          json.dumps(list(over[p * PAGE:(p + 1) * PAGE])).encode())
+                      for p in range((len(over) + PAGE - 1) // PAGE)]
+            await asyncio.gather(*writes)
+        else:
+            await self._fail_step(st, step, StepStatus.USER_FAILED,
+                                  f"over: expected a list or a number, got {type(over).__name__}")
+            return
+        fan.update(next=0, running=0, ok=0, failed=0)
+        rec = dataclasses.replace(rec, status=StepStatus.RUNNING, started_at=now(), fanout=fan)
+        await self._fanout(st, step, rec, names)
+
+    async def _item(self, st: _RunState, step: StepSpec, rec: StepRecord, index: int) -> Any:
+        fan = rec.fanout
+        if not fan.get("list"):
+            return fan.get("r0", 0) + index * fan.get("rs", 1)
+        key = f"fi.{st.id}.{step.id}.{_tag(rec)}.{index // PAGE}"
+        page = self._pages.get(key)
+        if page is None:
+            entry = await self.store.runs.get(key)
+            page = json.loads(entry.value or b"[]")
+            self._pages[key] = page
+            while len(self._pages) > 8:
+                self._pages.popitem(last=False)
+        return page[index % PAGE]
+
+    async def _fanout(self, st: _RunState, step: StepSpec, rec: StepRecord, names: dict[str, Any] | None) -> None:
+        fan = dict(rec.fanout)
+        conc = int(step.config.get("concurrency", 10))
+        halt = fan["failed"] > 0 and step.on_failure is FailureMode.FAIL
+        launch: list[int] = []
+        while not halt and fan["running"] < conc and fan["next"] < fan["total"]:
+            launch.append(fan["next"])
+            fan["next"] += 1
+            fan["running"] += 1
+        children: list[RunRecord] = []
+        if launch:
+            names = names or self._names(st)
+            try:
+                children = [await self._child(st, step, rec, i, names) for i in launch]
+            except (ExpressionError, ValueError, NotFoundError) as err:
+                await self._fail_step(st, step, StepStatus.USER_FAILED, f"foreach child: {err}")
+                return
+            await asyncio.gather(*(self._create(c) for c in children))
+        if fan["running"] == 0 and (fan["next"] >= fan["total"] or halt):
+            outputs = {"total": fan["total"], "ok": fan["ok"], "failed": fan["failed"]}
+            if fan["failed"]:
+                await self._fail_step(st, step, StepStatus.USER_FAILED,
+                                      f"{fan['failed']} of {fan['total']} iterations failed", fanout=fan, outputs=outputs)
+                if step.on_failure is FailureMode.IGNORE:
+                    return
+            else:
+                await self._set_step(st, step.id, status=StepStatus.SUCCEEDED, ended_at=now(), fanout=fan,
+                                     outputs=outputs)
+            return
+        rec = dataclasses.replace(rec, fanout=fan)
+        st.steps[step.id] = [rec, await self.store.cas_step(st.id, step.id, rec, st.steps[step.id][1])]
+        for child in children:
+            await self.store.emit({"t": "start", "run": child.id, "new": True})
+
+    async def _create(self, run: RunRecord) -> None:
+        try:
+            await self.store.cas_run(run, 0)
+        except ConflictError:
+            pass  # created by an earlier try of this decision
+
+    async def _child(self, st: _RunState, step: StepSpec, rec: StepRecord, index: int,
+                     names: dict[str, Any]) -> RunRecord:
+        item = await self._item(st, step, rec, index)
+        scope = {**names, "item": item, "index": index}
+        extra = render(dict(step.config.get("child_params") or {}), scope)
+        started = now()
+        parent = {"run": st.id, "step": step.id, "index": index}
+        run_id = f"{st.id}.{step.id}.{_tag(rec)}.{index}"
+        if step.child is not None:
+            return RunRecord(id=run_id, workflow=st.run.workflow, version=st.run.version, path=st.run.path + [step.id],
+                             status=RunStatus.IN_PROGRESS, params={**st.run.params, **extra}, created_at=started,
+                             started_at=started, parent=parent, item=item, index=index, trigger="foreach")
+        wf_id = str(render(step.config["workflow"], names))
+        spec, version = await self.store.get_definition(wf_id)
+        params = spec.resolve_params(extra)
+        return RunRecord(id=run_id, workflow=wf_id, version=version, status=RunStatus.IN_PROGRESS, params=params,
+                         created_at=started, started_at=started, parent=parent, item=item, index=index,
+                         deadline=started + spec.timeout if spec.timeout else None, trigger="foreach")
+
+    async def _on_child(self, st: _RunState, event: dict[str, Any]) -> None:
+        sid = event["step"]
+        if sid not in st.steps:
+            return
+        rec, _ = st.steps[sid]
+        step = st.spec.step(sid)
+        if rec.status is not StepStatus.RUNNING:
+            return
+        ok = event["status"] == RunStatus.SUCCEEDED.value
+        if step.type is StepType.SUBWORKFLOW:
+            if event["child"] != rec.child:
+                return
+            if ok:
+                await self._set_step(st, sid, status=StepStatus.SUCCEEDED, ended_at=now(),
+                                     outputs={"run_id": event["child"], "status": event["status"]})
+            else:
+                await self._fail_step(st, step, StepStatus.USER_FAILED,
+                                      f"subworkflow run {event['child']} ended {event['status']}")
+            return
+        index = int(event["index"])
+        if event["child"] != f"{st.id}.{sid}.{_tag(rec)}.{index}":
+            return  # a child of an earlier attempt
+        key = f"fd.{st.id}.{sid}.{_tag(rec)}.{index // PAGE}"
+        done, rev = await self.store.get_json(key)
+        bits = int(done or "0", 16)
+        bit = 1 << (index % PAGE)
+        if bits & bit:
+            return  # this child's end was counted already
+        await self.store.cas_json(key, format(bits | bit, "x"), rev)
+        fan = dict(rec.fanout)
+        fan["running"] -= 1
+        fan["ok" if ok else "failed"] += 1
+        await self._fanout(st, step, dataclasses.replace(rec, fanout=fan), None)
+
+    async def _start_sub(self, st: _RunState, step: StepSpec, rec: StepRecord, names: dict[str, Any]) -> None:
+        try:
+            config = render(dict(step.config), names)
+            given = render(dict(step.params), names)
+            spec, version = await self.store.get_definition(str(config["workflow"]))
+            params = spec.resolve_params(given)
+        except (ExpressionError, NotFoundError, ValueError) as err:
+            await self._fail_step(st, step, StepStatus.USER_FAILED, f"subworkflow: {err}")
+            return
+        wait = bool(config.get("wait", True))
+        started = now()
+        child_id = f"{st.id}.{step.id}.{_tag(rec)}"
+        child = RunRecord(id=child_id, workflow=spec.id, version=version, status=RunStatus.IN_PROGRESS, params=params,
+                          created_at=started, started_at=started, trigger="subworkflow",
+                          parent={"run": st.id, "step": step.id} if wait else None,
+                          deadline=started + spec.timeout if spec.timeout else None)
+        await self._create(child)
+        if wait:
+            new = dataclasses.replace(rec, status=StepStatus.RUNNING, started_at=started, child=child_id)
+        else:
+            new = dataclasses.replace(rec, status=StepStatus.SUCCEEDED, started_at=started, ended_at=now(),
+                                      child=child_id, outputs={"run_id": child_id})
+        st.steps[step.id] = [new, await self.store.cas_step(st.id, step.id, new, st.steps[step.id][1])]
+        await self.store.emit({"t": "start", "run": child_id, "new": True})
+
+
+async def _get(kv: Any, key: str) -> tuple[Any, int]:
+    from rdg.bus import kv_get
+
+    raw, rev = await kv_get(kv, key)
+    return (json.loads(raw) if raw else None), rev
+
+
+async def _cas(kv: Any, key: str, value: Any, rev: int) -> int:
+    from rdg.bus import kv_cas
+
+    return await kv_cas(kv, key, json.dumps(value).encode(), rev)
+

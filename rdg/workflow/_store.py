@@ -1,0 +1,292 @@
+"""Workflow state on NATS JetStream: definitions and runs in KV, events and work as streams.
+
+The store is the single source of truth. Every change to a run or a step is a compare-and-set
+on the key's revision (:func:`rdg.bus.kv_cas`), so a stale engine, client or worker can never
+overwrite newer state: it gets :class:`rdg.errors.ConflictError`, reads again and decides again.
+
+Names, for a prefix ``P`` (default ``rdg``)::
+
+    KV      P_wf_defs     wf.<id> (latest), wfv.<id>.<version>, sig.<signal>, cron.<id>
+    KV      P_wf_runs     run.<run>, step.<run>.<step>, fe.<run>.<step>.<page>, active.<wf>, index.<wf>
+    stream  P_wf_events   P.wf.events     step outcomes and actions -> engines (work queue)
+    stream  P_wf_tasks    P.wf.tasks      ready steps -> workers (work queue)
+    stream  P_wf_signals  P.wf.signals.*  named signals -> engines (work queue)
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+from nats.js.api import ConsumerConfig, RetentionPolicy, StorageType
+from nats.js.errors import NotFoundError as JsNotFoundError
+from nats.js.kv import KeyValue
+
+from rdg.bus import connect, ensure_kv, ensure_stream, kv_cas, kv_get
+from rdg.errors import ConfigError, ConflictError, NotFoundError
+from rdg.spec import WorkflowSpec, parse_workflow_data
+from rdg.workflow._models import RunRecord, StepRecord
+
+__all__ = ["Store", "StoreNames"]
+
+_PREFIX = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+
+
+@dataclass(frozen=True)
+class StoreNames:
+    """Bucket, stream and subject names derived from one prefix."""
+
+    prefix: str = "rdg"
+
+    def __post_init__(self) -> None:
+        if not _PREFIX.match(self.prefix):
+            raise ConfigError(f"workflow prefix {self.prefix!r} must be 1-32 letters, digits, _ or -")
+
+    @property
+    def defs(self) -> str:
+        return f"{self.prefix}_wf_defs"
+
+    @property
+    def runs(self) -> str:
+        return f"{self.prefix}_wf_runs"
+
+    @property
+    def events_stream(self) -> str:
+        return f"{self.prefix}_wf_events"
+
+    @property
+    def events(self) -> str:
+        return f"{self.prefix}.wf.events"
+
+    @property
+    def tasks_stream(self) -> str:
+        return f"{self.prefix}_wf_tasks"
+
+    @property
+    def tasks(self) -> str:
+        return f"{self.prefix}.wf.tasks"
+
+    @property
+    def signals_stream(self) -> str:
+        return f"{self.prefix}_wf_signals"
+
+    def signal(self, name: str) -> str:
+        return f"{self.prefix}.wf.signals.{name}"
+
+
+def _dumps(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":"), default=str).encode()
+
+
+class Store:
+    """Typed access to workflow state. Open with :meth:`open`; close with :meth:`close`."""
+
+    def __init__(self, nc: Client, js: JetStreamContext, names: StoreNames, defs: KeyValue, runs: KeyValue,
+                 *, own_connection: bool, lease: float) -> None:
+        self.nc = nc
+        self.js = js
+        self.names = names
+        self.defs = defs
+        self.runs = runs
+        self.lease = lease
+        self._own = own_connection
+        self._specs: dict[tuple[str, int], WorkflowSpec] = {}
+
+    @classmethod
+    async def open(cls, url_or_client: str | Client, *, prefix: str = "rdg", lease: float = 30.0,
+                   name: str = "rdg-workflow") -> "Store":
+        """Connect (or reuse a client) and make sure the buckets and streams exist.
+
+        Args:
+            url_or_client: ``nats://host:port`` or a connected client.
+            prefix: Namespace for every bucket and stream (tests use a unique one).
+            lease: Seconds a worker holds a step without a heartbeat (the work queue's ack wait).
+            name: Client name shown by the server.
+
+        Raises:
+            ServerError: NATS cannot be reached.
+        """
+        names = StoreNames(prefix)
+        own = isinstance(url_or_client, str)
+        nc = await connect(url_or_client, name=name) if isinstance(url_or_client, str) else url_or_client
+        js = nc.jetstream()
+        defs = await ensure_kv(js, names.defs, history=1, storage=StorageType.FILE)
+        runs = await ensure_kv(js, names.runs, history=1, storage=StorageType.FILE)
+        await ensure_stream(js, names.events_stream, [names.events], retention=RetentionPolicy.WORK_QUEUE)
+        await ensure_stream(js, names.tasks_stream, [names.tasks], retention=RetentionPolicy.WORK_QUEUE)
+        await ensure_stream(js, names.signals_stream, [names.signal(">")], retention=RetentionPolicy.WORK_QUEUE)
+        return cls(nc, js, names, defs, runs, own_connection=own, lease=lease)
+
+    async def close(self) -> None:
+        """Close the connection if this store opened it."""
+        if self._own and not self.nc.is_closed:
+            await self.nc.drain()
+
+    async def destroy(self) -> None:
+        """Delete every bucket and stream under this prefix (tests and benchmarks clean up with it)."""
+        for bucket in (self.names.defs, self.names.runs):
+            try:
+                await self.js.delete_key_value(bucket)
+            except JsNotFoundError:
+                pass
+        for stream in (self.names.events_stream, self.names.tasks_stream, self.names.signals_stream):
+            try:
+                await self.js.delete_stream(stream)
+            except JsNotFoundError:
+                pass
+
+    # -- consumers ---------------------------------------------------------------------------
+
+    async def pull(self, kind: str, durable: str) -> Any:
+        """A durable pull subscription on ``events``, ``tasks`` or ``signals`` (shared by all peers)."""
+        stream, subject = {
+            "events": (self.names.events_stream, self.names.events),
+            "tasks": (self.names.tasks_stream, self.names.tasks),
+            "signals": (self.names.signals_stream, self.names.signal(">")),
+        }[kind]
+        config = ConsumerConfig(ack_wait=self.lease if kind == "tasks" else 30.0, max_deliver=-1,
+                                max_ack_pending=-1)
+        return await self.js.pull_subscribe(subject, durable=durable, stream=stream, config=config)
+
+    # -- definitions -------------------------------------------------------------------------
+
+    async def push_definition(self, spec: WorkflowSpec) -> int:
+        """Store a new version of a definition and index its signal triggers; returns the version."""
+        while True:
+            raw, rev = await kv_get(self.defs, f"wf.{spec.id}")
+            version = (json.loads(raw)["version"] + 1) if raw else 1
+            doc = {"id": spec.id, "version": version, "source": spec.source, "file": spec.file}
+            await self.defs.put(f"wfv.{spec.id}.{version}", _dumps(doc))
+            try:
+                await kv_cas(self.defs, f"wf.{spec.id}", _dumps(doc), rev)
+                break
+            except ConflictError:
+                continue
+        for signal in spec.triggers.signals:
+            await self._index_add(self.defs, f"sig.{signal}", spec.id)
+        return version
+
+    async def get_definition(self, wf_id: str, version: int | None = None) -> tuple[WorkflowSpec, int]:
+        """A definition (latest, or a given version), parsed once and cached.
+
+        Raises:
+            NotFoundError: No such workflow or version.
+        """
+        if version is not None and (wf_id, version) in self._specs:
+            return self._specs[(wf_id, version)], version
+        key = f"wf.{wf_id}" if version is None else f"wfv.{wf_id}.{version}"
+        raw, _ = await kv_get(self.defs, key)
+        if raw is None:
+            what = f"workflow '{wf_id}'" + (f" version {version}" if version else "")
+            raise NotFoundError(f"no {what}", hint="push it first: rdg workflow push FILE")
+        doc = json.loads(raw)
+        ver = int(doc["version"])
+        if (wf_id, ver) not in self._specs:
+            self._specs[(wf_id, ver)] = parse_workflow_data(doc["source"], doc.get("file", "<stored>"))
+        return self._specs[(wf_id, ver)], ver
+
+    async def list_definitions(self) -> list[dict[str, Any]]:
+        """``{id, version, description, steps, triggers}`` for every stored workflow."""
+        out = []
+        for key in await self._keys(self.defs, "wf.*"):
+            spec, version = await self.get_definition(key[3:])
+            out.append({"id": spec.id, "version": version, "description": spec.description,
+                        "steps": len(spec.steps), "cron": list(spec.triggers.cron),
+                        "signals": list(spec.triggers.signals)})
+        return sorted(out, key=lambda d: d["id"])
+
+    async def workflows_for_signal(self, name: str) -> list[str]:
+        """Ids of the workflows whose triggers list signal ``name``."""
+        raw, _ = await kv_get(self.defs, f"sig.{name}")
+        return json.loads(raw) if raw else []
+
+    # -- runs and steps ----------------------------------------------------------------------
+
+    async def get_run(self, run_id: str) -> tuple[RunRecord, int]:
+        """The run record and its revision.
+
+        Raises:
+            NotFoundError: No run with this id.
+        """
+        raw, rev = await kv_get(self.runs, f"run.{run_id}")
+        if raw is None:
+            raise NotFoundError(f"no run '{run_id}'", hint="`rdg workflow history WORKFLOW` lists runs")
+        return RunRecord.from_json(raw), rev
+
+    async def cas_run(self, run: RunRecord, rev: int) -> int:
+        """Write the run if still at ``rev`` (0: create); :class:`ConflictError` otherwise."""
+        return await kv_cas(self.runs, f"run.{run.id}", run.to_json(), rev)
+
+    async def get_step(self, run_id: str, step_id: str) -> tuple[StepRecord, int]:
+        """The step record and revision; a fresh NOT_CREATED record with revision 0 if absent."""
+        raw, rev = await kv_get(self.runs, f"step.{run_id}.{step_id}")
+        return (StepRecord.from_json(raw) if raw else StepRecord()), rev
+
+    async def cas_step(self, run_id: str, step_id: str, rec: StepRecord, rev: int) -> int:
+        """Write the step if still at ``rev`` (0: create); :class:`ConflictError` otherwise."""
+        return await kv_cas(self.runs, f"step.{run_id}.{step_id}", rec.to_json(), rev)
+
+    async def get_json(self, key: str) -> tuple[Any, int]:
+        """Any JSON value in the runs bucket with its revision (``None, 0`` if absent)."""
+        raw, rev = await kv_get(self.runs, key)
+        return (json.loads(raw) if raw else None), rev
+
+    async def cas_json(self, key: str, value: Any, rev: int) -> int:
+        """Compare-and-set a JSON value in the runs bucket."""
+        return await kv_cas(self.runs, key, _dumps(value), rev)
+
+    async def index_run(self, workflow: str, run_id: str, *, keep: int = 200) -> None:
+        """Remember a top-level run in the workflow's recent-runs list (newest last)."""
+        await self._index_add(self.runs, f"index.{workflow}", run_id, keep=keep)
+
+    async def recent_runs(self, workflow: str) -> list[str]:
+        """Ids of the workflow's most recent top-level runs, newest last."""
+        raw, _ = await kv_get(self.runs, f"index.{workflow}")
+        return json.loads(raw) if raw else []
+
+    async def _index_add(self, kv: KeyValue, key: str, item: str, *, keep: int = 0) -> None:
+        while True:
+            raw, rev = await kv_get(kv, key)
+            items: list[str] = json.loads(raw) if raw else []
+            if item in items:
+                return
+            items.append(item)
+            if keep:
+                items = items[-keep:]
+            try:
+                await kv_cas(kv, key, _dumps(items), rev)
+                return
+            except ConflictError:
+                continue
+
+    async def _keys(self, kv: KeyValue, pattern: str) -> list[str]:
+        import fnmatch
+        import logging
+
+        logging.getLogger("nats.js.kv").setLevel(logging.ERROR)  # "server may ignore filters" (we filter too)
+        try:
+            return [k for k in await kv.keys(filters=[pattern]) if fnmatch.fnmatchcase(k, pattern)]
+        except Exception as err:  # nats raises NoKeysError (and older servers other types) when empty
+            if type(err).__name__ in ("NoKeysError", "NotFoundError"):
+                return []
+            raise
+
+    # -- messages ----------------------------------------------------------------------------
+
+    async def emit(self, event: dict[str, Any]) -> None:
+        """Publish an event for the engines (step outcome, action, child finished, wake-up)."""
+        await self.js.publish(self.names.events, _dumps(event))
+
+    async def dispatch(self, task: dict[str, Any]) -> None:
+        """Publish a ready step onto the work queue."""
+        await self.js.publish(self.names.tasks, _dumps(task))
+
+    async def publish_signal(self, name: str, params: dict[str, Any]) -> None:
+        """Publish a named signal; engines start every workflow that waits for it."""
+        if not re.match(r"^[A-Za-z0-9_-]+$", name):
+            raise ConfigError(f"signal name {name!r} may hold only letters, digits, _ and -")
+        await self.js.publish(self.names.signal(name), _dumps({"name": name, "params": params}))

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# The one test command, for a fresh machine or CI:  bash scripts/test.sh [pytest args]
+#
+# 1. makes sure nats-server, Java 17 and Maven are installed (installs them with apt-get
+#    when run as root; otherwise says the exact command to run);
+# 2. creates .venv with Python 3.11 or 3.12 if it is missing and installs rdg with its
+#    test and bench extras;
+# 3. runs pytest over tests/ and the doctests in rdg/. The session fixtures start real
+#    NATS, Kafka and JanusGraph servers once each on free ports (jars fetched once into
+#    ~/.cache/rdg) and stop them at the end; their logs stay under .rdg/pytest/.
+#
+# Exits non-zero if any test fails, and also if no test ran at all.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 2; }
+
+apt_install() {  # apt_install <what it is for> <package>...
+    local why=$1; shift
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        say "installing $* ($why)"
+        if [ -z "${_APT_UPDATED:-}" ]; then apt-get update -qq; _APT_UPDATED=1; fi
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+    else
+        die "$why is missing: run 'sudo apt-get install -y $*' and then this script again"
+    fi
+}
+
+# --- system tools ---------------------------------------------------------------------
+if ! command -v nats-server >/dev/null && [ ! -x /usr/sbin/nats-server ]; then
+    apt_install "nats-server (NATS with JetStream)" nats-server
+fi
+java_major() { java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -1; }
+if ! command -v java >/dev/null || [ "$(java_major)" -lt 17 ]; then
+    apt_install "Java 17 (Kafka and JanusGraph run on it)" openjdk-17-jre-headless
+fi
+if ! command -v mvn >/dev/null; then
+    apt_install "Maven (fetches the Kafka and JanusGraph jars once)" maven
+fi
+
+# --- Python environment ---------------------------------------------------------------
+if [ ! -x .venv/bin/python ]; then
+    PY=""
+    for candidate in ${RDG_PYTHON:-} python3.11 python3.12 python3; do
+        if command -v "$candidate" >/dev/null 2>&1 &&
+           "$candidate" -c 'import sys; sys.exit(not (3, 11) <= sys.version_info[:2] < (3, 13))' 2>/dev/null; then
+            PY=$candidate; break
+        fi
+    done
+    [ -n "$PY" ] || die "Python 3.11 or 3.12 is needed (Bytewax has no wheels for 3.13): install python3.11 and retry, or set RDG_PYTHON"
+    say "creating .venv with $($PY --version)"
+    "$PY" -m venv .venv
+fi
+say "installing rdg and its test dependencies into .venv"
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test,bench]'
+
+# --- tests ----------------------------------------------------------------------------
+say "running pytest (real servers start on free ports; logs under .rdg/pytest/)"
+started=$(date +%s)
+set +e
+.venv/bin/python -m pytest tests rdg -q -ra --durations=10 --basetemp=.rdg/pytest "$@"
+rc=$?
+set -e
+say "pytest finished with exit code $rc in $(( $(date +%s) - started ))s"
+
+# Show that the servers were real: the line each one logs when it is ready.
+for log in .rdg/pytest/stack-*/*/server.log; do
+    [ -f "$log" ] || continue
+    line=$(grep -h -m1 -E 'Server is ready|Kafka Server started|Channel started at port' "$log" || true)
+    say "$log: ${line:-(no ready line)}"
+done
+
+if [ "$rc" = 5 ]; then
+    printf 'error: no tests ran\n' >&2
+    exit 1
+fi
+exit "$rc"

@@ -13,7 +13,7 @@ class FakeGraph:
 
     def __init__(self, fail_times: int = 0) -> None:
         self.vertices: dict[tuple[str, Any], dict[str, Any]] = {}
-        self.prop_ts: dict[tuple[str, Any, str], int] = {}
+        self.prop_ts: dict[tuple[Any, ...], int] = {}
         self.edges: dict[tuple, dict[str, Any]] = {}
         self.calls = 0
         self.fail_times = fail_times
@@ -48,7 +48,10 @@ class FakeGraph:
                     edge["events"].add(w.event_id)
                     edge["first_seen"] = min(edge["first_seen"], w.ts)
                     edge["last_seen"] = max(edge["last_seen"], w.ts)
-                    edge.update(w.properties)
+                    for k, v in w.properties.items():
+                        if self.prop_ts.get((w.identity, k), -1) <= w.ts:
+                            edge[k] = v
+                            self.prop_ts[(w.identity, k)] = w.ts
                     result.edges += 1
             return result
 

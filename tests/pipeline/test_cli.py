@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -91,12 +90,13 @@ def test_demo_prints_summary_and_journey(runner: CliRunner) -> None:
     assert again["vertices"] == first["vertices"] and again["edges"] == first["edges"]
 
 
-def test_sample_writes_files_that_the_demo_reads(runner: CliRunner, tmp_path: Path) -> None:
+def test_sample_writes_files_that_the_demo_reads(runner: CliRunner, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     out = tmp_path / "s"
     res = runner.invoke(cli, ["sample", "--out", str(out), "--members", "3", "--seed", "2"])
     assert res.exit_code == 0, res.output
     assert {p.name for p in (out / "events").iterdir()} == {"games.jsonl", "live_viewing.jsonl", "playback.jsonl"}
-    os.environ.pop("RDG_DATA", None)
+    monkeypatch.delenv("RDG_DATA")  # the demo then points the spec's tables at --data
     res = runner.invoke(cli, ["demo", "--spec", SPEC, "--data", str(out), "--json"])
     assert res.exit_code == 0, res.output
     assert json.loads(res.output)["vertices"]["profile"] == 3

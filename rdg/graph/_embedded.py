@@ -168,12 +168,12 @@ class EmbeddedBackend:
             self._remote.con.rollback()
             raise _wrap(err, "query") from err
 
-    def dump(self) -> dict[str, Any]:
+    def dump(self, labels: list[str] | None = None) -> dict[str, Any]:
         g = self.g
         vs = [(r["id"], r["l"], flat(r["p"])) for r in
-              g.V().project("id", "l", "p").by(__.id_()).by(__.label()).by(__.value_map()).to_list()]
+              (g.V().has_label(*labels) if labels else g.V()).project("id", "l", "p").by(__.id_()).by(__.label()).by(__.value_map()).to_list()]
         es = [(r["l"], r["f"], r["t"], flat(r["p"])) for r in
-              g.E().project("l", "f", "t", "p").by(__.label()).by(__.out_v().id_()).by(__.in_v().id_())
+              (g.V().has_label(*labels).out_e() if labels else g.E()).project("l", "f", "t", "p").by(__.label()).by(__.out_v().id_()).by(__.in_v().id_())
               .by(__.value_map()).to_list()]
         return build_dump(vs, es)
 

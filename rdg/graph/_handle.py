@@ -54,8 +54,8 @@ class Backend(Protocol):
     def schema(self) -> dict[str, Any]:
         """What schema exists."""
 
-    def dump(self) -> dict[str, Any]:
-        """Every vertex and edge with all properties, deterministic order."""
+    def dump(self, labels: list[str] | None = None) -> dict[str, Any]:
+        """Every vertex and edge (only ``labels`` and their out-edges, if given), deterministic order."""
 
     def expire(self, model: GraphModel, now_ms: int) -> dict[str, int]:
         """Drop elements of labels with a TTL not written since ``now_ms - ttl``."""
@@ -140,9 +140,13 @@ class Graph:
         """
         return self._backend.query(text, bindings)
 
-    def dump(self) -> dict[str, Any]:
-        """A full, deterministic dump: ``{"vertices": [...], "edges": [...]}`` with all properties."""
-        return self._backend.dump()
+    def dump(self, *, labels: list[str] | None = None) -> dict[str, Any]:
+        """A full, deterministic dump: ``{"vertices": [...], "edges": [...]}`` with all properties.
+
+        Args:
+            labels: Only these vertex labels and the edges out of them (default: everything).
+        """
+        return self._backend.dump(labels)
 
     # -- writes -----------------------------------------------------------------------------
     def upsert(self, writes: Sequence[VertexWrite | EdgeWrite] | Iterable[VertexWrite | EdgeWrite]
@@ -224,7 +228,8 @@ class Graph:
             raise ServerError(f"graph {self.backend}: giving up after {self.retries + 1} attempts: {last}",
                               hint="check that the graph server is up (`rdg stack status`)") from last
         if len(items) == 1:
-            for w in items[0].writes:
+            own = [w for w in items[0].writes if isinstance(items[0], CoEdge) or isinstance(w, VertexWrite)]
+            for w in own or items[0].writes:
                 result.failed.append((w, str(last.message if hasattr(last, "message") else last)))
             log.error("graph %s: element %r failed: %s", self.backend, items[0].identity, last)
             return

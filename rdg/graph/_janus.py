@@ -21,6 +21,7 @@ from gremlin_python.driver.protocol import GremlinServerError
 from gremlin_python.process.anonymous_traversal import traversal
 from gremlin_python.process.graph_traversal import __
 from gremlin_python.process.traversal import P
+from gremlin_python.statics import long
 
 from rdg.errors import ConflictError, RdgError, RetryableError, ServerError
 from rdg.graph._dump import build_dump, flat
@@ -83,16 +84,16 @@ try {
       if (keys != [lk[1]]) { conflicts << ('index ' + name + ' exists on ' + keys + ', the model wants [' + lk[1] + ']') }
     }
   }
-  if (conflicts) { mgmt.rollback(); return [changed: [], conflicts: conflicts] }
+  if (conflicts) { mgmt.rollback(); return [[changed: [], conflicts: conflicts]] }
   mgmt.commit()
 } catch (Exception e) { try { mgmt.rollback() } catch (Exception ignored) {}; throw e }
 reindex.each { name ->
-  ManagementSystem.awaitGraphIndexStatus(graph, name).status(SchemaStatus.REGISTERED).call()
+  ManagementSystem.awaitGraphIndexStatus(graph, name).status(SchemaStatus.REGISTERED).timeout(180, java.time.temporal.ChronoUnit.SECONDS).call()
   def m2 = graph.openManagement()
   m2.updateIndex(m2.getGraphIndex(name), SchemaAction.REINDEX).get()
   m2.commit()
 }
-[changed: changed, conflicts: []]
+[[changed: changed, conflicts: []]]  // a list: Gremlin Server would unroll a bare map
 """
 
 _SHOW_SCRIPT = """
@@ -108,7 +109,7 @@ try {
   mgmt.getGraphIndexes(org.apache.tinkerpop.gremlin.structure.Vertex.class).each { i ->
     idx[i.name()] = [keys: i.getFieldKeys().collect { it.name() }, status: i.getIndexStatus(i.getFieldKeys()[0]).toString(),
                      only: i.getSchemaTypeConstraint()?.name()] }
-  [properties: props, vertex_labels: vl, edge_labels: el, indexes: idx]
+  [[properties: props, vertex_labels: vl, edge_labels: el, indexes: idx]]
 } finally { mgmt.rollback() }
 """
 
@@ -127,6 +128,14 @@ def _wrap(err: BaseException, what: str, url: str) -> RdgError:
                            hint="check the query's syntax and names; `rdg graph schema` lists labels")
     return RetryableError(f"JanusGraph at {url} is not reachable during {what}: {type(err).__name__}: {err}",
                           hint="start it with `rdg stack up`, or check gremlin_url")
+
+
+def _jv(value: Any) -> Any:
+    """Integers travel as Long, so JanusGraph's automatic schema never makes an Integer key
+    that a later epoch-millisecond value would overflow (Long converts to Integer keys in range)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return long(value)
+    return value
 
 
 class JanusBackend:
@@ -154,7 +163,8 @@ class JanusBackend:
             transport["ssl_options"] = ssl.create_default_context(cafile=ca_file)
         try:
             self._remote = DriverRemoteConnection(url, "g", **kwargs, **transport)
-            self._client = Client(url, "g", **kwargs, **transport)
+            # scripts (schema changes) may wait for JanusGraph to register an index: a longer read timeout
+            self._client = Client(url, "g", **kwargs, **{**transport, "read_timeout": max(timeout_s, 240.0)})
             self.g = traversal().with_remote(self._remote)
             self.g.inject(1).to_list()  # fail now, with a clear message, if the server is not there
         except Exception as err:  # noqa: BLE001
@@ -216,24 +226,24 @@ class JanusBackend:
         for nv in ops.new_vertices:
             t = t.add_v(nv.label)
             for k, v in nv.props.items():
-                t = t.property(k, v)
+                t = t.property(k, _jv(v))
             t = t.as_(nv.ref)
         for sv in ops.set_vertices:
             s = __.V(sv.id)
             for k, v in sv.props.items():
-                s = s.property(k, v)
+                s = s.property(k, _jv(v))
             t = t.side_effect(s)
         for ne in ops.new_edges:
             s = __.add_e(ne.label)
             s = s.from_(ne.from_end[1]) if ne.from_end[0] == "ref" else s.from_(__.V(ne.from_end[1]))
             s = s.to(ne.to_end[1]) if ne.to_end[0] == "ref" else s.to(__.V(ne.to_end[1]))
             for k, v in ne.props.items():
-                s = s.property(k, v)
+                s = s.property(k, _jv(v))
             t = t.side_effect(s)
         for se in ops.set_edges:
             s = __.V(se.from_id).out_e(se.label).where(__.in_v().has_id(se.to_id)).limit(1)
             for k, v in se.props.items():
-                s = s.property(k, v)
+                s = s.property(k, _jv(v))
             t = t.side_effect(s)
         try:
             t.iterate()
@@ -242,18 +252,19 @@ class JanusBackend:
         return 1
 
     # -- reads ------------------------------------------------------------------------------------
-    def query(self, text: str, bindings: dict[str, Any] | None) -> list[Any]:
+    def query(self, text: str, bindings: dict[str, Any] | None, *, timeout_ms: int | None = None) -> list[Any]:
+        options = {"evaluationTimeout": timeout_ms} if timeout_ms else None
         try:
-            return list(self._client.submit(text, bindings or {}).all().result())
+            return list(self._client.submit(text, bindings or {}, request_options=options).all().result())
         except Exception as err:  # noqa: BLE001
             raise _wrap(err, "query", self.url) from err
 
-    def dump(self) -> dict[str, Any]:
+    def dump(self, labels: list[str] | None = None) -> dict[str, Any]:
         try:
             vs = [(r["id"], r["l"], flat(r["p"])) for r in
-                  self.g.V().project("id", "l", "p").by(__.id_()).by(__.label()).by(__.value_map()).to_list()]
+                  (self.g.V().has_label(*labels) if labels else self.g.V()).project("id", "l", "p").by(__.id_()).by(__.label()).by(__.value_map()).to_list()]
             es = [(r["l"], r["f"], r["t"], flat(r["p"])) for r in
-                  self.g.E().project("l", "f", "t", "p").by(__.label()).by(__.out_v().id_()).by(__.in_v().id_())
+                  (self.g.V().has_label(*labels).out_e() if labels else self.g.E()).project("l", "f", "t", "p").by(__.label()).by(__.out_v().id_()).by(__.in_v().id_())
                   .by(__.value_map()).to_list()]
         except Exception as err:  # noqa: BLE001
             raise _wrap(err, "dump", self.url) from err
@@ -270,7 +281,7 @@ class JanusBackend:
             "indexes": {k: list(v) for k, v in want.indexes.items()},
             "newKeys": [],
         }
-        out = self.query(_SCHEMA_SCRIPT, bindings)
+        out = self.query(_SCHEMA_SCRIPT, bindings, timeout_ms=200_000)
         result = out[0] if out else {}
         if result.get("conflicts"):
             raise ConflictError("the graph's schema conflicts with the model: " + "; ".join(result["conflicts"]),

@@ -196,10 +196,10 @@ def demo(ctx: click.Context, spec_path: str, data: str | None, member: str, as_j
 @click.command("sample")
 @click.option("--out", "out_dir", default="sample-data", show_default=True, type=click.Path(file_okay=False),
               help="Folder to write events/<pipeline>.jsonl and the side tables into.")
-@click.option("--members", default=12, show_default=True, type=click.IntRange(min=1), help="Number of profiles.")
+@click.option("--members", default=6, show_default=True, type=click.IntRange(min=1), help="Number of member accounts (m1..mN), 1-3 profiles each.")
 @click.option("--sessions", default=4, show_default=True, type=click.IntRange(min=1),
               help="Sessions per member per vertical.")
-@click.option("--seed", default=7, show_default=True, type=int, help="Random seed (same seed, same files).")
+@click.option("--seed", default=1, show_default=True, type=int, help="Random seed (same seed, same files).")
 def sample(out_dir: str, members: int, sessions: int, seed: int) -> None:
     """Write sample events for the example pipelines, with duplicates, out-of-order and
     malformed ones, plus the side tables they join.

@@ -51,37 +51,43 @@ class DemoResult:
 
 
 def member_journey(dump: dict[str, Any], member: str) -> list[str]:
-    """Readable lines: each device the profile used, and what it did there, oldest first.
+    """Readable lines: the member's (account's) profiles, each device they used, and what they
+    did on it (oldest first): "which devices did this member use, and what did they watch on each".
 
     >>> dump = {"vertices": [{"label": "title", "key": "title_id", "id": "t1", "properties": {"name": "Dark"}}],
-    ...         "edges": [{"label": "used", "from": ["profile", "m1"], "to": ["device", "d1"],
+    ...         "edges": [{"label": "has_profile", "from": ["account", "m1"], "to": ["profile", "m1-p1"],
+    ...                    "properties": {"count": 3}},
+    ...                   {"label": "used", "from": ["profile", "m1-p1"], "to": ["device", "d1"],
     ...                    "properties": {"vertical": "playback", "count": 2, "first_seen": 0, "last_seen": 9}},
-    ...                   {"label": "watched", "from": ["profile", "m1"], "to": ["title", "t1"],
+    ...                   {"label": "watched", "from": ["profile", "m1-p1"], "to": ["title", "t1"],
     ...                    "properties": {"device_id": "d1", "count": 1, "first_seen": 5, "last_seen": 5}}]}
     >>> print("\\n".join(member_journey(dump, "m1")))
-    device d1 (2 sessions)
-      watched title t1 'Dark' x1
+    profile m1-p1
+      device d1 (2 sessions)
+        watched title t1 'Dark' x1
     """
     names: dict[tuple[str, str], str] = {}
     for v in dump.get("vertices", []):
-        props = v.get("properties", {})
         key = v.get("id")
-        if key is None:
-            continue
-        if props.get("name"):
-            names[(v["label"], str(key))] = str(props["name"])
-    mine = [e for e in dump.get("edges", []) if list(e["from"]) == ["profile", member]]
-    devices = sorted((e for e in mine if e["label"] == "used"), key=lambda e: e["properties"].get("first_seen", 0))
+        if key is not None and v.get("properties", {}).get("name"):
+            names[(v["label"], str(key))] = str(v["properties"]["name"])
+    edges = dump.get("edges", [])
+    profiles = sorted(str(e["to"][1]) for e in edges
+                      if e["label"] == "has_profile" and list(e["from"]) == ["account", member])
     lines: list[str] = []
-    for dev in devices:
-        device_id = str(dev["to"][1])
-        lines.append(f"device {device_id} ({dev['properties'].get('count', 1)} sessions)")
-        acts = [e for e in mine if e["label"] in _ACTIVITY and e["properties"].get("device_id") == device_id]
-        for act in sorted(acts, key=lambda e: e["properties"].get("first_seen", 0)):
-            label, key = act["to"][0], str(act["to"][1])
-            name = names.get((label, key))
-            shown = f"{label} {key}" + (f" '{name}'" if name else "")
-            lines.append(f"  {_ACTIVITY[act['label']]} {shown} x{act['properties'].get('count', 1)}")
+    for profile in profiles:
+        lines.append(f"profile {profile}")
+        mine = [e for e in edges if list(e["from"]) == ["profile", profile]]
+        devices = sorted((e for e in mine if e["label"] == "used"), key=lambda e: e["properties"].get("first_seen", 0))
+        for dev in devices:
+            device_id = str(dev["to"][1])
+            lines.append(f"  device {device_id} ({dev['properties'].get('count', 1)} sessions)")
+            acts = [e for e in mine if e["label"] in _ACTIVITY and e["properties"].get("device_id") == device_id]
+            for act in sorted(acts, key=lambda e: e["properties"].get("first_seen", 0)):
+                label, key = act["to"][0], str(act["to"][1])
+                name = names.get((label, key))
+                shown = f"{label} {key}" + (f" '{name}'" if name else "")
+                lines.append(f"    {_ACTIVITY[act['label']]} {shown} x{act['properties'].get('count', 1)}")
     return lines
 
 

@@ -1,7 +1,8 @@
 """Sample events for the three example verticals, with duplicates, out-of-order and malformed ones.
 
-Deterministic for a seed. Profiles are ``m1``, ``m2``, ... (so ``rdg journey m1`` works), shared
-by the playback, live and games events through the same account, profile and device ids.
+Deterministic for a seed. Members (accounts) are ``m1``, ``m2``, ... (so ``rdg journey m1``
+works); each has 1-3 profiles ``m1-p1``...; the playback, live and games events share the same
+account, profile and device ids.
 
 >>> sets = generate(members=3, seed=1)
 >>> sorted(sets)
@@ -49,29 +50,25 @@ def _iso(dt: datetime) -> str:
     return dt.isoformat().replace("+00:00", "Z")
 
 
-def generate(members: int = 12, *, seed: int = 7, sessions: int = 4) -> dict[str, list[str]]:
+def generate(members: int = 6, *, seed: int = 1, sessions: int = 4) -> dict[str, list[str]]:
     """JSONL lines per pipeline (``playback``, ``live_viewing``, ``games``).
 
     Args:
-        members: Number of profiles (``m1``..``mN``); accounts hold 1-3 profiles.
+        members: Number of member accounts (``m1``..``mN``), each with 1-3 profiles.
         seed: Random seed (same seed, same lines).
         sessions: Sessions per member per vertical (about).
     """
     rng = random.Random(seed)
     profiles = []
-    account_no = 0
-    while len(profiles) < members:
-        account_no += 1
-        account = f"acc{account_no}"
+    for account_no in range(1, members + 1):
+        account = f"m{account_no}"
         country = rng.choice(_COUNTRIES)
-        for _ in range(rng.randint(1, 3)):
-            if len(profiles) >= members:
-                break
+        home = f"dev-tv-{account_no}"
+        for k in range(1, rng.randint(1, 3) + 1):
             n = len(profiles) + 1
-            home = f"dev-tv-{account_no}-{rng.randint(1, 2)}"
-            phone = f"dev-ph-{n}"
-            profiles.append({"account": account, "country": country, "profile": f"m{n}", "name": f"Member {n}",
-                             "home": home, "home_kind": _TV[account_no % len(_TV)], "phone": phone,
+            profiles.append({"account": account, "country": country, "profile": f"{account}-p{k}",
+                             "name": f"Profile {k} of {account}", "home": home,
+                             "home_kind": _TV[account_no % len(_TV)], "phone": f"dev-ph-{account}-{k}",
                              "phone_kind": _PHONES[n % len(_PHONES)]})
     out: dict[str, list[str]] = {"playback": [], "live_viewing": [], "games": []}
 
@@ -110,7 +107,7 @@ def generate(members: int = 12, *, seed: int = 7, sessions: int = 4) -> dict[str
             ev = rng.choice(LIVE_EVENTS)
             device = rng.choice([p["home"], p["phone"]])
             at = datetime.fromisoformat(ev[3].replace("Z", "+00:00")) + timedelta(seconds=rng.randint(0, 5400))
-            status = 503 if rng.random() < 0.1 else 200
+            status = 503 if req % 7 == 0 else 200  # a failed request is not viewing: filtered out
             body = {"live_event_id": ev[0], "cdn": f"edge-{rng.randint(1, 4)}"} if status == 200 else {"error": "busy"}
             line = {"request_id": f"r{req}", "ts": _iso(at) if req % 3 else int(at.timestamp() * 1000),
                     "request": {"method": "GET", "path": f"/v1/live/{ev[0]}/manifest",
@@ -142,23 +139,23 @@ def generate(members: int = 12, *, seed: int = 7, sessions: int = 4) -> dict[str
     out["playback"] += [
         "{not json",
         json.dumps({"op": "u", "ts_ms": 1, "before": None}),                      # no after image
-        json.dumps({"op": "c", "after": {"session_id": "bad1", "account_id": "acc1", "device_id": "x",
+        json.dumps({"op": "c", "after": {"session_id": "bad1", "account_id": "m1", "device_id": "x",
                                          "title_id": "t1", "updated_at": "2026-11-20T18:00:00Z"}}),  # no profile
-        json.dumps({"op": "c", "after": {"session_id": "bad2", "account_id": "acc1", "profile_id": "m1",
+        json.dumps({"op": "c", "after": {"session_id": "bad2", "account_id": "m1", "profile_id": "m1-p1",
                                          "device_id": "x", "title_id": "t1", "updated_at": "yesterday"}}),
     ]
     out["live_viewing"] += [
         json.dumps({"request_id": "bad-r1", "ts": "2026-11-20T19:00:00Z", "response": {"status": 200}}),
         json.dumps({"request_id": "bad-r2", "ts": "2026-11-20T19:00:00Z",
-                    "request": {"headers": {"x-account-id": "acc1", "x-profile-id": "m1", "x-device-id": "d"}},
+                    "request": {"headers": {"x-account-id": "m1", "x-profile-id": "m1-p1", "x-device-id": "d"}},
                     "response": {"status": 200, "body": json.dumps({"live_event_id": "ev-unknown"})}}),
     ]
     out["games"] += [
         "{not json",
-        json.dumps({"session": {"id": "bad-g1", "started": 1763661600}, "player": {"account": "acc1", "profile": "m1",
-                    "device": {"id": "dev-ph-1"}}, "game": "gm1", "score": "lots"}),
+        json.dumps({"session": {"id": "bad-g1", "started": 1763661600}, "player": {"account": "m1", "profile": "m1-p1",
+                    "device": {"id": "dev-ph-m1-1"}}, "game": "gm1", "score": "lots"}),
         json.dumps({"session": {"id": "bad-g2", "started": 1763661600, "ended": 1763661000},
-                    "player": {"account": "acc1", "profile": "m1", "device": {"id": "dev-ph-1"}}, "game": "gm1"}),
+                    "player": {"account": "m1", "profile": "m1-p1", "device": {"id": "dev-ph-m1-1"}}, "game": "gm1"}),
     ]
     for lines in out.values():  # malformed lines land in the middle, not only at the end
         tail = lines[-4:]
@@ -184,7 +181,7 @@ def write_tables(folder: Path) -> list[Path]:
     return [titles, live, games]
 
 
-def write_samples(folder: Path, *, members: int = 12, seed: int = 7, sessions: int = 4) -> dict[str, Path]:
+def write_samples(folder: Path, *, members: int = 6, seed: int = 1, sessions: int = 4) -> dict[str, Path]:
     """Write ``events/<pipeline>.jsonl`` under ``folder`` (plus the side tables); returns the event files."""
     events = folder / "events"
     events.mkdir(parents=True, exist_ok=True)

@@ -99,7 +99,7 @@ def test_sample_writes_files_that_the_demo_reads(runner: CliRunner, tmp_path: Pa
     monkeypatch.delenv("RDG_DATA")  # the demo then points the spec's tables at --data
     res = runner.invoke(cli, ["demo", "--spec", SPEC, "--data", str(out), "--json"])
     assert res.exit_code == 0, res.output
-    assert json.loads(res.output)["vertices"]["profile"] == 3
+    assert json.loads(res.output)["vertices"]["account"] == 3
 
 
 def test_status_stop_logs_without_deployments(runner: CliRunner) -> None:

@@ -139,7 +139,8 @@ def resolve(graph: "Graph", label: str, key_value: Any) -> tuple[Any, str]:
     if key is None:
         sample = graph.g.V().has_label(label).limit(1).values("_key").to_list()
         if not sample:
-            hint = did_you_mean(label, keys) or (f"known labels: {', '.join(sorted(keys))}" if keys else
+            known = set(keys) or set(graph.g.V().limit(10_000).label().to_list())
+            hint = did_you_mean(label, known) or (f"known labels: {', '.join(sorted(known))}" if known else
                                                   "the graph has no schema yet: run `rdg graph init`")
             raise NotFoundError(f"unknown vertex label {label!r}", hint=hint)
         key = sample[0]

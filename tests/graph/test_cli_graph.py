@@ -1,0 +1,113 @@
+"""`rdg graph ...`, `rdg query`, `rdg journey`, `rdg neighbors`, `rdg path` through the real entry point."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rdg.cli import main
+from rdg.graph import EdgeWrite, connect
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    try:
+        main(argv)
+        code = 0
+    except SystemExit as exit_:
+        code = int(exit_.code or 0)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+@pytest.fixture
+def embedded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(REPO)  # pipelines.yaml and its data paths
+    monkeypatch.setenv("RDG_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("RDG_GREMLIN_URL", "embedded")
+    path = tmp_path / "state" / "graph.sqlite"
+    with connect(str(path)) as g:
+        g.upsert([
+            EdgeWrite("has_profile", ("account", "account_id", "a1"), ("profile", "profile_id", "p1"), ts=1000, event_id="1"),
+            EdgeWrite("used", ("profile", "profile_id", "p1"), ("device", "device_id", "d1"),
+                      {"vertical": "games"}, ts=2000, event_id="2"),
+            EdgeWrite("played", ("profile", "profile_id", "p1"), ("game", "game_id", "g'1"),
+                      {"device_id": "d1", "score": 7}, ts=3000, event_id="3"),
+        ])
+    return path
+
+
+def test_graph_init_twice_then_schema(embedded: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["graph", "init"], capsys)
+    assert code == 0 and "create index:rdg_account_by_account_id" in out
+    code, out, _ = run(["graph", "init", "--json"], capsys)
+    assert code == 0 and json.loads(out)["changed"] == []
+    code, out, _ = run(["graph", "schema"], capsys)
+    assert code == 0 and "has_profile" in out and "account->profile" in out
+
+
+def test_query_with_bindings_and_json(embedded: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["query", "g.V().has('game', 'game_id', gid).in('played').values('profile_id')",
+                        "-b", "gid=g'1", "--json"], capsys)
+    assert code == 0 and json.loads(out) == ["p1"]
+    code, out, _ = run(["query", "g.V().hasLabel('profile').valueMap('profile_id')"], capsys)
+    assert code == 0 and "profile_id" in out and "(1 result)" in out
+
+
+def test_journey_neighbors_path(embedded: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["journey", "a1"], capsys)
+    assert code == 0
+    lines = out.splitlines()
+    assert "has_profile" in lines[2] and "used" in lines[3] and "played" in lines[4]
+    code, out, _ = run(["journey", "a1", "--since", "2500", "--json"], capsys)
+    assert [s["action"] for s in json.loads(out)] == ["played"]
+    code, out, _ = run(["neighbors", "device", "d1", "--hops", "2", "--lookback", "all", "--json"], capsys)
+    assert code == 0 and [n["vertex"] for n in json.loads(out)] == ["profile:p1", "account:a1", "game:g'1"]
+    code, out, _ = run(["path", "account:a1", "game:g'1"], capsys)
+    assert code == 0 and out.splitlines()[0] == "account:a1 -has_profile-> profile:p1 -played-> game:g'1"
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["query", "g.V(."], "Gremlin syntax error at column 5"),
+    (["query", "g.V().has('x', gt(3))"], "cannot compare numbers"),
+    (["query", "g.V().has('x', os.system)"], "unknown name 'os'"),
+    (["query", "g.V().foo()"], "unknown step foo()"),
+    (["journey", "a1", "--label", "acount"], "did you mean 'account'"),
+    (["neighbors", "devize", "d1"], "unknown vertex label 'devize'"),
+    (["neighbors", "device", "nope"], "no device with device_id='nope'"),
+    (["path", "account:a1", "game"], "expected LABEL:KEY"),
+    (["journey", "a1", "--since", "last tuesday"], "use epoch ms"),
+])
+def test_bad_input_is_one_clear_message(embedded: Path, capsys: pytest.CaptureFixture[str], argv: list[str],
+                                        message: str) -> None:
+    code, out, err = run(argv, capsys)
+    assert code != 0
+    assert message in err
+    assert "Traceback" not in err
+
+
+def test_unreachable_server_is_one_clear_message(embedded: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(["--set", "gremlin_url=ws://127.0.0.1:1/gremlin", "query", "g.V().count()"], capsys)
+    assert code == 1 and "not reachable" in err and "rdg stack up" in err
+
+
+@pytest.mark.integration
+def test_malformed_query_on_janusgraph(gremlin_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(["--set", f"gremlin_url={gremlin_url}", "query", "g.V(."], capsys)
+    assert code == 1 and "refused the query" in err
+
+
+@pytest.mark.integration
+def test_query_on_janusgraph_prints_a_table(gremlin_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["--set", f"gremlin_url={gremlin_url}", "query", "g.inject(x, y)", "-b", "x=1",
+                        "-b", 'y="two"', "--json"], capsys)
+    assert code == 0 and json.loads(out) == [1, "two"]
+
+
+def test_unknown_url_scheme(embedded: Path, capsys: pytest.CaptureFixture[str], tmp_path: Any) -> None:
+    code, _, err = run(["--set", "gremlin_url=http://x", "graph", "schema"], capsys)
+    assert code != 0 and "unknown graph URL" in err

@@ -280,3 +280,54 @@ def gateway(ctx: click.Context, host: str, port: int, namespace: str) -> None:
         click.echo(f"gateway listening on {url}", err=True)
 
     _ops.run_gateway(settings_from(ctx), host=host, port=port, namespace=namespace, ready=ready)
+
+
+@live.command("simulate")
+@click.option("--devices", default=5000, show_default=True, type=click.IntRange(1), help="Simulated devices.")
+@click.option("--gateways", default=2, show_default=True, type=click.IntRange(1), help="Gateway processes.")
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1), help="Device-fleet processes.")
+@click.option("--conns", default=None, type=click.IntRange(1),
+              help="WebSocket connections in all (devices multiplexed; default min(devices, 100 per worker)).")
+@click.option("--members", default=500, show_default=True, type=click.IntRange(1), help="Distinct members.")
+@click.option("--browse", "browse_s", default=5.0, show_default=True, type=float,
+              help="Seconds over which devices prefetch before the trigger.")
+@click.option("--naive", is_flag=True, help="No prefetch: every device fetches when the event starts.")
+@click.option("--compare", is_flag=True, help="Run prefetch and naive back to back and report the ratio.")
+@click.option("--png", "png", default="live-simulation.png", show_default=True, help="Where to draw the plot.")
+@_JSON
+@click.pass_context
+def simulate(ctx: click.Context, devices: int, gateways: int, workers: int, conns: int | None, members: int,
+             browse_s: float, naive: bool, compare: bool, png: str, as_json: bool) -> None:
+    """Simulate a device fleet: prefetch while browsing, one broadcast, measure every device.
+
+    Starts its own prefetch API and gateways (free ports, a temporary namespace) against the
+    NATS server in the settings, and stops them at the end.
+
+    \b
+    Example:
+      rdg live simulate --devices 20000 --gateways 2 --compare --png live.png
+    """
+    from rdg.live import _simulate as sim
+
+    cfg = sim.SimConfig(devices=devices, gateways=gateways, workers=workers, conns=conns, members=members,
+                        browse_s=browse_s, naive=naive, nats_url=settings_from(ctx).nats_url)
+    if compare:
+        out = sim.compare(cfg)
+        runs = [out["prefetch"], out["naive"]]
+    else:
+        runs = [sim.simulate(cfg)]
+        out = {runs[0].mode: runs[0]}
+    sim.plot(runs, png)
+    if as_json:
+        body = {k: (v.summary() if isinstance(v, sim.SimResult) else v) for k, v in out.items()}
+        click.echo(json.dumps({**body, "png": png}, indent=2))
+        return
+    click.echo(f"{'MODE':<9} {'DEVICES':>8} {'UPDATED':>8} {'P50 MS':>8} {'P99 MS':>8} {'MAX MS':>8} "
+               f"{'MISSES':>7} {'SERVED PEAK/S @START':>21} {'WANTED PEAK/S @START':>21} {'CONNS':>6}")
+    for r in runs:
+        click.echo(f"{r.mode:<9} {r.devices:>8} {r.updated:>8} {r.update_p50_ms:>8.1f} {r.update_p99_ms:>8.1f} "
+                   f"{r.update_max_ms:>8.1f} {r.misses:>7} {r.origin_peak_rps_at_start:>21.0f} "
+                   f"{r.offered_peak_rps_at_start:>21.0f} {r.connections:>6}")
+    if compare:
+        click.echo(f"origin peak ratio (prefetch / naive): {out['origin_peak_ratio']:.4f}")
+    click.echo(f"plot: {png}")

@@ -53,7 +53,11 @@ if [ ! -x .venv/bin/python ]; then
     "$PY" -m venv .venv
 fi
 say "installing rdg and its test dependencies into .venv"
-.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test,bench]'
+mkdir -p .rdg
+if ! .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test,bench]' > .rdg/pip.log 2>&1; then
+    tail -30 .rdg/pip.log >&2
+    die "pip could not install rdg (full log: .rdg/pip.log)"
+fi
 
 # --- tests ----------------------------------------------------------------------------
 say "running pytest (real servers start on free ports; logs under .rdg/pytest/)"

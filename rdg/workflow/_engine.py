@@ -84,6 +84,7 @@ class Engine:
         self.events_handled = 0
         self._cache: OrderedDict[str, _RunState] = OrderedDict()
         self._ancestors: dict[int, dict[str, list[str]]] = {}
+        self._dependents: dict[int, dict[str, list[int]]] = {}
         self._timers: dict[str, float] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._pages: OrderedDict[str, list[Any]] = OrderedDict()
@@ -107,31 +108,36 @@ class Engine:
     # -- loops -------------------------------------------------------------------------------
 
     async def _events_loop(self) -> None:
-        sub = await self.store.pull("events", "engine")
         sem = asyncio.Semaphore(self.max_inflight)
-        while not self._stop.is_set():
-            msgs: list[Any] = []
+        if not self.poll_interval:
+            # Event-driven: the server pushes each event the moment it is stored.
+            async def on_event(msg: Any) -> None:
+                await sem.acquire()
+                self._spawn(self._handle_msg(msg, sem))
+
+            sub = await self.store.push("events", "engine", on_event)
             try:
-                if self.poll_interval:
-                    await asyncio.sleep(self.poll_interval)
-                    while True:  # a poll drains what has piled up since the last tick
-                        try:
-                            got = await sub.fetch(256, timeout=0.05)
-                        except asyncio.TimeoutError:
-                            break
-                        msgs.extend(got)
-                        if len(got) < 256:
-                            break
-                else:
-                    msgs = await sub.fetch(256, timeout=1.0)
-            except asyncio.TimeoutError:
-                continue
-            except asyncio.CancelledError:
-                raise
-            except Exception as err:
-                log.warning("engine: fetching events failed (%s); retrying", err)
-                await asyncio.sleep(0.5)
-                continue
+                await self._stop.wait()
+            finally:
+                await sub.unsubscribe()
+            return
+        sub = await self.store.pull("events", "engine-poll")
+        while not self._stop.is_set():
+            await asyncio.sleep(self.poll_interval)
+            msgs: list[Any] = []
+            while True:  # a poll drains what has piled up since the last tick
+                try:
+                    got = await sub.fetch(256, timeout=0.05)
+                except asyncio.TimeoutError:
+                    break
+                except asyncio.CancelledError:
+                    raise
+                except Exception as err:
+                    log.warning("engine: fetching events failed (%s); retrying", err)
+                    break
+                msgs.extend(got)
+                if len(got) < 256:
+                    break
             for msg in msgs:
                 await sem.acquire()
                 self._spawn(self._handle_msg(msg, sem))
@@ -281,7 +287,7 @@ class Engine:
                             st.steps[event["step"]] = [StepRecord.from_json(event["rec"]), int(event["rev"])]
                     elif event["t"] == "child":
                         await self._on_child(st, event)
-                    await self._advance(st)
+                    await self._advance(st, {event["step"]} if event["t"] in ("step", "child") else None)
                     return
                 except ConflictError:
                     await self._reload(st)
@@ -320,7 +326,8 @@ class Engine:
 
     # -- decisions ---------------------------------------------------------------------------
 
-    async def _advance(self, st: _RunState) -> None:
+    async def _advance(self, st: _RunState, touched: set[str] | None = None) -> None:
+        """Decide what happens next. ``touched``: the steps that just changed (None: look at all)."""
         run = st.run
         if run.status in RUN_TERMINAL:
             await self._close(st)
@@ -332,13 +339,16 @@ class Engine:
                 await self._finish(st, RunStatus.TIMED_OUT, "the run's timeout passed")
                 return
             self._timer(st.id, run.deadline)
+        candidates = None if touched is None else self._candidates(st.spec, touched)
         for _ in range(len(st.spec.steps) + 2):
             if await self._handle_failures(st):
                 return
             if st.run.status is RunStatus.PAUSED:
                 return
-            if not await self._start_ready(st):
+            changed = await self._start_ready(st, candidates)
+            if not changed:
                 break
+            candidates = self._candidates(st.spec, changed)
         if await self._handle_failures(st):
             return
         if all(rec.status in STEP_COMPLETE for rec, _ in st.steps.values()):
@@ -363,16 +373,33 @@ class Engine:
             await self._finish(st, RunStatus.FAILED, reason)
         return True
 
-    async def _start_ready(self, st: _RunState) -> bool:
-        progressed = False
+    def _candidates(self, spec: WorkflowSpec, touched: set[str]) -> list[StepSpec]:
+        """The touched steps and their direct dependents, in definition order."""
+        table = self._dependents.get(id(spec))
+        if table is None:
+            table = {s.id: [] for s in spec.steps}
+            for i, s in enumerate(spec.steps):
+                for d in s.depends_on:
+                    table[d].append(i)
+            for i, s in enumerate(spec.steps):
+                table[s.id].append(-1 - i)  # the step itself, stored as -1-index
+            self._dependents[id(spec)] = table
+        wanted: set[int] = set()
+        for sid in touched:
+            for i in table.get(sid, ()):
+                wanted.add(i if i >= 0 else -1 - i)
+        return [spec.steps[i] for i in sorted(wanted)]
+
+    async def _start_ready(self, st: _RunState, candidates: list[StepSpec] | None = None) -> set[str]:
+        progressed: set[str] = set()
         names: dict[str, Any] | None = None
-        for step in st.spec.steps:
+        for step in (st.spec.steps if candidates is None else candidates):
             rec, _ = st.steps[step.id]
             if rec.status is StepStatus.WAITING_RETRY:
                 if (rec.retry_at or 0) <= now():
                     names = names or self._names(st)
                     await self._start(st, step, names)
-                    progressed = True
+                    progressed.add(step.id)
                 else:
                     self._timer(st.id, rec.retry_at or now())
                 continue
@@ -384,7 +411,7 @@ class Engine:
             if deps and not any(d.taken for d in deps):
                 await self._set_step(st, step.id, status=StepStatus.SKIPPED, taken=False, ended_at=now(),
                                      error="no upstream branch was taken")
-                progressed = True
+                progressed.add(step.id)
                 continue
             if (rec.breakpoint or step.breakpoint) and not rec.released:
                 await self._set_step(st, step.id, status=StepStatus.PAUSED, breakpoint=True)
@@ -395,14 +422,14 @@ class Engine:
                     taken = bool(evaluate(step.condition, names))
                 except ExpressionError as err:
                     await self._fail_step(st, step, StepStatus.USER_FAILED, f"if: {err}")
-                    return True
+                    return progressed | {step.id}
                 if not taken:
                     await self._set_step(st, step.id, status=StepStatus.SKIPPED, taken=False, ended_at=now(),
                                          error="condition was false")
-                    progressed = True
+                    progressed.add(step.id)
                     continue
             await self._start(st, step, names)
-            progressed = True
+            progressed.add(step.id)
             names = None  # a foreach over nothing may have completed at once
         return progressed
 
@@ -416,17 +443,7 @@ class Engine:
     def _ancestors_of(self, spec: WorkflowSpec, step_id: str) -> list[str]:
         table = self._ancestors.get(id(spec))
         if table is None:
-            deps = {s.id: s.depends_on for s in spec.steps}
-            table = {}
-            for s in spec.steps:  # definition order is not topological; walk explicitly
-                seen: list[str] = []
-                stack = list(s.depends_on)
-                while stack:
-                    d = stack.pop()
-                    if d not in seen:
-                        seen.append(d)
-                        stack.extend(deps[d])
-                table[s.id] = seen
+            table = {sid: sorted(found) for sid, found in _ancestor_sets(spec).items()}
             self._ancestors[id(spec)] = table
         return table[step_id]
 
@@ -462,7 +479,9 @@ class Engine:
         except ExpressionError as err:
             await self._fail_step(st, step, StepStatus.USER_FAILED, str(err))
             return
-        st.steps[step.id] = [new, await self.store.cas_step(st.id, step.id, new, rev)]
+        rev = await self.store.cas_step(st.id, step.id, new, rev)
+        st.steps[step.id] = [new, rev]
+        task["rec"], task["rev"] = new.as_dict(), rev  # lets the worker claim without a read first
         await self.store.dispatch(task)
 
     async def _set_step(self, st: _RunState, step_id: str, **changes: Any) -> StepRecord:
@@ -747,6 +766,33 @@ class Engine:
                                       child=child_id, outputs={"run_id": child_id})
         st.steps[step.id] = [new, await self.store.cas_step(st.id, step.id, new, st.steps[step.id][1])]
         await self.store.emit({"t": "start", "run": child_id, "new": True})
+
+
+def _topological(spec: WorkflowSpec) -> list[StepSpec]:
+    """Steps ordered so each comes after all of its dependencies (the spec has no cycles)."""
+    done: set[str] = set()
+    order: list[StepSpec] = []
+    pending = list(spec.steps)
+    while pending:
+        rest = []
+        for step in pending:
+            if all(d in done for d in step.depends_on):
+                done.add(step.id)
+                order.append(step)
+            else:
+                rest.append(step)
+        pending = rest
+    return order
+
+
+def _ancestor_sets(spec: WorkflowSpec) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    for step in _topological(spec):
+        acc: set[str] = set(step.depends_on)
+        for dep in step.depends_on:
+            acc |= out[dep]
+        out[step.id] = acc
+    return out
 
 
 async def _get(kv: Any, key: str) -> tuple[Any, int]:

@@ -152,6 +152,16 @@ class Store:
                                 max_ack_pending=-1)
         return await self.js.pull_subscribe(subject, durable=durable, stream=stream, config=config)
 
+    async def push(self, kind: str, durable: str, callback: Any) -> Any:
+        """A durable push subscription (queue group ``durable``): each message reaches ``callback`` at once."""
+        stream, subject = {
+            "events": (self.names.events_stream, self.names.events),
+            "signals": (self.names.signals_stream, self.names.signal(">")),
+        }[kind]
+        config = ConsumerConfig(ack_wait=30.0, max_deliver=-1, max_ack_pending=20000)
+        return await self.js.subscribe(subject, queue=durable, durable=durable, stream=stream, cb=callback,
+                                       manual_ack=True, config=config, pending_msgs_limit=-1)
+
     # -- definitions -------------------------------------------------------------------------
 
     async def push_definition(self, spec: WorkflowSpec) -> int:

@@ -114,8 +114,12 @@ class Worker:
     async def _claim(self, task: dict[str, Any], msg: Any) -> _Claim | None:
         run_id, step_id, dispatch = task["run"], task["step"], task["dispatch"]
         retry = RetrySpec(**task.get("retry", {}))
+        hint = (StepRecord.from_json(task["rec"]), int(task["rev"])) if "rec" in task else None
         for _ in range(20):
-            rec, rev = await self.store.get_step(run_id, step_id)
+            if hint is not None:  # first try: the record as the engine wrote it when dispatching
+                (rec, rev), hint = hint, None
+            else:
+                rec, rev = await self.store.get_step(run_id, step_id)
             if rec.dispatch != dispatch:
                 await msg.ack()  # stale work item from an earlier dispatch
                 return None

@@ -274,16 +274,16 @@ class Store:
                 continue
 
     async def _keys(self, kv: KeyValue, pattern: str) -> list[str]:
+        """Keys matching a glob. Filtered here: NATS servers before 2.10 mishandle key filters."""
         import fnmatch
-        import logging
 
-        logging.getLogger("nats.js.kv").setLevel(logging.ERROR)  # "server may ignore filters" (we filter too)
         try:
-            return [k for k in await kv.keys(filters=[pattern]) if fnmatch.fnmatchcase(k, pattern)]
-        except Exception as err:  # nats raises NoKeysError (and older servers other types) when empty
+            keys = await kv.keys()
+        except Exception as err:  # nats raises NoKeysError when the bucket is empty
             if type(err).__name__ in ("NoKeysError", "NotFoundError"):
                 return []
             raise
+        return [k for k in keys if fnmatch.fnmatchcase(k, pattern)]
 
     # -- messages ----------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ pipeline name).
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -53,12 +54,19 @@ def default_dead_letter(settings: Settings, name: str) -> DeadLetterSpec:
 
 
 def default_opener(settings: Settings) -> GraphOpener:
-    """Opens ``settings.gremlin_url`` through :func:`rdg.graph.connect`."""
+    """Opens ``settings.gremlin_url`` through :func:`rdg.graph.connect`.
+
+    ``RDG_GRAPH_TIMEOUT_S`` (default 30) bounds one Gremlin request of a pipeline's writer, so a
+    server that stops answering is noticed and retried rather than waited on.
+    """
+    options: dict[str, Any] = {}
+    if settings.gremlin_url.startswith(("ws://", "wss://")):
+        options["timeout_s"] = float(os.environ.get("RDG_GRAPH_TIMEOUT_S", "30"))
 
     def opener() -> Any:
         from rdg.graph import connect  # the graph layer's entry point
 
-        return connect(settings.gremlin_url, settings=settings)
+        return connect(settings.gremlin_url, settings=settings, **options)
 
     return opener
 

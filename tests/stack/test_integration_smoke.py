@@ -39,18 +39,22 @@ def test_janusgraph_add_and_read_vertex_and_edge(gremlin_url: str) -> None:
     from gremlin_python.process.graph_traversal import __
     from janusgraph_python.driver.serializer import JanusGraphBinarySerializersV1
 
-    member_id = f"m-{uuid.uuid4().hex[:8]}"
+    # Labels and property keys are graph-wide in JanusGraph: use names no other test uses.
+    tag = uuid.uuid4().hex[:8]
+    member, device, used, key, dkey = f"smoke{tag}_member", f"smoke{tag}_device", f"smoke{tag}_used", \
+        f"smoke{tag}_member_id", f"smoke{tag}_device_id"
     conn = DriverRemoteConnection(gremlin_url, "g", message_serializer=JanusGraphBinarySerializersV1())
     try:
         g = traversal().with_remote(conn)
-        member = g.add_v("member").property("member_id", member_id).next()
-        device = g.add_v("device").property("device_id", f"d-{member_id}").next()
-        edge = g.V(member).add_e("used").to(__.V(device)).property("count", 1).next()
-        assert g.V().has("member", "member_id", member_id).out("used").values("device_id").to_list() == [
-            f"d-{member_id}"]
+        m = g.add_v(member).property(key, "m1").next()
+        d = g.add_v(device).property(dkey, "d1").next()
+        edge = g.V(m).add_e(used).to(__.V(d)).property(f"smoke{tag}_count", 1).next()
+        assert g.V().has(member, key, "m1").out(used).values(dkey).to_list() == ["d1"]
         # The edge id is a JanusGraph RelationIdentifier: decoding it needs janusgraphpython.
-        assert g.E(edge.id).values("count").next() == 1
-        assert g.V(member).out_e("used").count().next() == 1
+        assert g.E(edge.id).values(f"smoke{tag}_count").next() == 1
+        assert g.V(m).out_e(used).count().next() == 1
+        g.V(m, d).drop().iterate()
+        assert g.V(m, d).count().next() == 0
     finally:
         conn.close()
 

@@ -46,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
         "gateways": cfg.gateways,
         "fleet_processes": cfg.workers,
         "websocket_connections": pre.connections,
+        "gateway_fanout_ms": round(pre.gateway_fanout_ms, 1),
         "update_p50_ms": round(pre.update_p50_ms, 1),
         "update_p99_ms": round(pre.update_p99_ms, 1),
         "update_max_ms": round(pre.update_max_ms, 1),

@@ -51,6 +51,9 @@ class GatewayStats:
     stale: int = 0
     garbage: int = 0
     closed_for_garbage: int = 0
+    fanout_ms_last: float = 0.0
+    """How long the last broadcast took to write to every connection."""
+    fanout_ms_max: float = 0.0
     started: float = field(default_factory=time.time)
 
 
@@ -130,7 +133,11 @@ class Gateway:
             return
         self.latest[payload["event_id"]] = payload
         frame = json.dumps({"type": "state", **payload}, separators=(",", ":"))
+        began = time.perf_counter()
         broadcast(self.conns, frame)
+        took = (time.perf_counter() - began) * 1000
+        self.stats.fanout_ms_last = took
+        self.stats.fanout_ms_max = max(self.stats.fanout_ms_max, took)
         self.stats.forwarded += len(self.conns)
 
     def _snapshot(self) -> str:

@@ -113,6 +113,8 @@ class SimResult:
     """Requests/s the devices *wanted* to make (client side, when each decided to fetch) in the same
     window: the herd the origin would have to absorb; the served rate above is capped by capacity."""
     connections: int
+    gateway_fanout_ms: float
+    """Longest time a gateway spent writing the trigger message to all its connections."""
     setup_s: float
 
     def summary(self) -> dict[str, Any]:
@@ -345,6 +347,7 @@ async def _run(cfg: SimConfig, workdir: Path) -> SimResult:
         await asyncio.sleep(1.0)  # keep counting origin requests a little after the last update
         async with httpx.AsyncClient() as client:
             stats = (await client.get(f"{api_url}/v1/stats")).json()
+            fanout = [(await client.get(f"http://127.0.0.1:{p}/healthz")).json()["fanout_ms_last"] for p in gw_ports]
         await store.transition(event_id, "end", by="simulator")
         stop.set()
         parts = [await asyncio.to_thread(results.get, True, 120) for _ in range(cfg.workers)]
@@ -388,6 +391,7 @@ async def _run(cfg: SimConfig, workdir: Path) -> SimResult:
         origin_peak_rps=float(peak(keys[0] - window, keys[-1] + 1)),
         origin_requests=sum(n for _, n in stats["counts"]),
         offered_peak_rps_at_start=float(_offered_peak(parts, trigger)), connections=sum(p["connections"] for p in parts),
+        gateway_fanout_ms=max(fanout),
         setup_s=setup_s)
 
 

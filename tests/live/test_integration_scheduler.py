@@ -85,3 +85,19 @@ async def test_two_schedulers_fire_each_transition_once(store: EventStore) -> No
         await asyncio.sleep(0.2)
     assert [h.action for h in ended.history] == ["create", "start", "stage", "end"]
     assert len(one.fired) + len(two.fired) == 3
+
+
+async def test_a_state_written_but_never_published_is_broadcast_by_the_scheduler(store: EventStore) -> None:
+    from rdg.live import apply
+    from rdg.live._store import _encode
+
+    await store.create(new_event("e5", title="T", start=time.time() + 600, end=time.time() + 900))
+    event, revision = await store.get_with_revision("e5")
+    started = apply(event, "start", by="ops")
+    await store.kv.update("e5", _encode(started), last=revision)  # a writer that died before publishing
+    assert (await store.last_broadcast("e5"))["seq"] == 1
+    async with running(store):
+        deadline = time.time() + 10
+        while (await store.last_broadcast("e5"))["seq"] != 2 and time.time() < deadline:
+            await asyncio.sleep(0.05)
+    assert await store.last_broadcast("e5") == started.message()

@@ -103,17 +103,20 @@ class EmbeddedBackend:
                         vertices[ident] = VertexState(row["id"], props)
                         by_id[row["id"]] = ident
             edges: dict[Any, EdgeState] = {}
+            wanted: dict[str, dict[tuple[Any, Any], Any]] = {}  # label -> (from id, to id) -> identity
             for e in co.edges.values():
                 f = vertices.get((e.from_vertex[0], e.from_vertex[2]))
                 t = vertices.get((e.to_vertex[0], e.to_vertex[2]))
-                if f is None or t is None:
-                    continue
-                rows = (g.V(f.id).out_e(e.label).project("e", "to", "p")
-                        .by(__.id_()).by(__.in_v().id_()).by(__.value_map()).to_list())
-                for row in rows:
-                    if row["to"] == t.id:
-                        edges[e.identity] = EdgeState(flat(row["p"]), row["e"])
-                        break
+                if f is not None and t is not None:
+                    wanted.setdefault(e.label, {})[(f.id, t.id)] = e.identity
+            for label, pairs in wanted.items():
+                for part in chunks(sorted({f for f, _ in pairs}), _WITHIN):
+                    rows = (g.V(*part).out_e(label).project("h", "to", "e", "p").by(__.out_v().id_())
+                            .by(__.in_v().id_()).by(__.id_()).by(__.value_map()).to_list())
+                    for row in rows:
+                        ident = pairs.get((row["h"], row["to"]))
+                        if ident is not None and ident not in edges:
+                            edges[ident] = EdgeState(flat(row["p"]), row["e"])
             return vertices, edges
         except RdgError:
             raise

@@ -297,6 +297,9 @@ class NewEdge:
     from_end: tuple[str, Any]
     to_end: tuple[str, Any]
     props: dict[str, Any]
+    from_vertex: tuple[str, str, Any] | None = None
+    """The endpoint as (label, key, key value), for backends that look endpoints up by key."""
+    to_vertex: tuple[str, str, Any] | None = None
 
 
 @dataclass
@@ -372,7 +375,7 @@ def plan(co: Coalesced, vertices: dict[tuple[str, Any], VertexState],
                 props[f"_ts_{name}"] = st.ts
             props.update(first_seen=e.first_seen, last_seen=e.last_seen, count=len(ordered),
                          _src=e.source, _eids=json.dumps(ordered[-EVENT_ID_WINDOW:]))
-            out.new_edges.append(NewEdge(e.label, from_end, to_end, props))
+            out.new_edges.append(NewEdge(e.label, from_end, to_end, props, e.from_vertex, e.to_vertex))
             continue
         old = estate.props
         changes = _lww(e.props, old)

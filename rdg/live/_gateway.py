@@ -276,8 +276,9 @@ class DeviceLink:
         """Apply one message to every device on this link."""
         if not valid_message(msg):
             return
-        now = time.time()
         on_flip = self.on_flip
+        clock = time.time
         for device in self.devices:
+            now = clock()  # per device: with many devices on one link, later ones really are later
             if device.apply(msg, now) and on_flip is not None:
                 on_flip(device, msg, now)

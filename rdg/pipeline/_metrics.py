@@ -14,6 +14,7 @@ import json
 import os
 import threading
 import time
+from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,8 @@ class Metrics:
         self.vertices = 0
         self.edges = 0
         self.requests = 0
+        self.upsert_s = 0.0
+        """Seconds spent inside ``graph.upsert`` (to tell pipeline time from graph time)."""
         self.dead_letters = 0
         self.retries = 0
         self.last_error: str | None = None
@@ -39,6 +42,8 @@ class Metrics:
         self.offsets: dict[str, int] = {}
         """``topic:partition`` -> next offset to read (for lag)."""
         self.last_write_at: float | None = None
+        self.freshness_ms: deque[float] = deque(maxlen=20_000)
+        """Event time -> written (visible), in ms, for the most recent edge writes."""
         self._lock = threading.Lock()
 
     def count_in(self, n: int = 1) -> None:
@@ -51,13 +56,29 @@ class Metrics:
         with self._lock:
             self.filtered += n
 
-    def count_written(self, vertices: int, edges: int, requests: int) -> None:
-        """One upsert finished."""
+    def count_written(self, vertices: int, edges: int, requests: int, seconds: float = 0.0) -> None:
+        """One upsert finished (in ``seconds``)."""
         with self._lock:
+            self.upsert_s += seconds
             self.vertices += vertices
             self.edges += edges
             self.requests += requests
             self.last_write_at = time.time()
+
+    def observe_freshness(self, event_times_ms: list[int]) -> None:
+        """Record how long ago (now - event time) the events behind a finished write happened."""
+        now = time.time() * 1000
+        with self._lock:
+            self.freshness_ms.extend(now - ts for ts in event_times_ms)
+
+    def freshness(self) -> dict[str, float | None]:
+        """p50 / p99 / max of event time -> written, over the recent writes (ms)."""
+        with self._lock:
+            data = sorted(self.freshness_ms)
+        if not data:
+            return {"p50_ms": None, "p99_ms": None, "max_ms": None, "samples": 0}
+        pick = lambda q: round(data[min(len(data) - 1, int(q * len(data)))], 1)  # noqa: E731
+        return {"p50_ms": pick(0.5), "p99_ms": pick(0.99), "max_ms": round(data[-1], 1), "samples": len(data)}
 
     def count_dead(self, n: int = 1) -> None:
         """``n`` events went to the dead-letter output."""
@@ -82,14 +103,16 @@ class Metrics:
     def snapshot(self) -> dict[str, Any]:
         """Every counter as a JSON-ready dict."""
         with self._lock:
-            return {
+            snap = {
                 "pipeline": self.pipeline, "pid": os.getpid(), "started_at": self.started_at,
                 "updated_at": time.time(), "events_in": self.events_in, "filtered": self.filtered,
                 "written": self.vertices + self.edges, "vertices": self.vertices, "edges": self.edges,
-                "requests": self.requests, "dead_letters": self.dead_letters, "retries": self.retries,
+                "requests": self.requests, "upsert_s": round(self.upsert_s, 3), "dead_letters": self.dead_letters, "retries": self.retries,
                 "last_error": self.last_error, "last_error_at": self.last_error_at, "offsets": dict(self.offsets),
                 "last_write_at": self.last_write_at,
             }
+        snap["freshness"] = self.freshness()
+        return snap
 
     def progress_line(self, elapsed: float | None = None) -> str:
         """One human line: in, written, dead-lettered, rate."""

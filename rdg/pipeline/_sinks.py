@@ -17,6 +17,7 @@ from typing import Any, Callable
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
 
 from rdg.errors import ConfigError
+from rdg.graph import VertexWrite
 from rdg.pipeline._metrics import Metrics
 from rdg.pipeline._steps import DeadLetter, Write, coalesce
 from rdg.spec import DeadLetterSpec
@@ -143,9 +144,11 @@ class _GraphPartition(StatelessSinkPartition[list[Write]]):
         writes = coalesce([w for batch in items for w in batch])
         if not writes:
             return
+        started = time.perf_counter()
         result = self._upsert(writes)
         if self._metrics is not None:
-            self._metrics.count_written(result.vertices, result.edges, result.requests)
+            self._metrics.count_written(result.vertices, result.edges, result.requests, time.perf_counter() - started)
+            self._metrics.observe_freshness([w.ts for w in writes if not isinstance(w, VertexWrite)])
         if result.failed:
             if self._dead is None:
                 self._dead = open_dead_letter(self._dead_spec, self._kafka_config)

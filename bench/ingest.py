@@ -1,0 +1,318 @@
+"""Ingestion benchmark: Kafka -> Bytewax -> JanusGraph, against the graph layer's own ceiling.
+
+Usage:
+    python bench/ingest.py --quick --json        # < 60 s, dev Kafka (9092) + dev JanusGraph (8182)
+    python bench/ingest.py --events 20000        # a longer run
+
+Everything runs in one process, one after the other, on the same machine, each on fresh ids
+(a random prefix), so the ratios are what to quote:
+
+* ``ceiling``: the writes the games pipeline produces for N events, upserted straight through
+  ``graph.upsert`` in batches (no Kafka, no Bytewax): the raw batched write rate.
+* ``naive``: the same writes, one ``graph.upsert`` call (one request) per event.
+* ``pipeline``: the N events produced to a Kafka topic first, then the compiled games pipeline
+  (Bytewax, one worker) reads the backlog to the end and writes it: events/s end to end.
+* ``freshness``: the pipeline deployed (``rdg deploy``), events produced at half the measured
+  pipeline rate with the event time = now. The writer records, for every edge it has just
+  committed, now - event time (what a Gremlin query could see from then on): p50 / p99 of that.
+  A light prober also asks JanusGraph (indexed key lookup, every 50 ms) for every 25th
+  event's edge, as a cross-check from the outside (``probe_p50_ms`` / ``probe_p99_ms``).
+* The same ceiling / naive / pipeline figures for the embedded default (SQLite graph, JSONL
+  file source; no servers), under ``embedded``.
+
+``--json`` prints one JSON object: ``events_per_s``, ``ingest_vs_ceiling``, ``ingest_vs_naive``,
+``freshness_p50_ms``, ``freshness_p99_ms`` (JanusGraph), plus ``ceiling_events_per_s``,
+``naive_events_per_s``, ``embedded`` and run details.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from rdg.config import Settings  # noqa: E402
+from rdg.pipeline import PipelineSteps, RawEvent, coalesce, compile_pipeline, generate, load_spec  # noqa: E402
+from rdg.pipeline._run import init_graph_schema  # noqa: E402
+from rdg.spec import DeadLetterSpec  # noqa: E402
+
+
+def log(msg: str) -> None:
+    print(f"[bench.ingest {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def events(n: int, prefix: str) -> list[str]:
+    """``n`` clean game events with ids under ``prefix`` (each: 2 vertices + 3 edges)."""
+    out: list[str] = []
+    members = max(1, n // 8)
+    for line in generate(members=members, seed=13, sessions=4)["games"]:
+        try:
+            ev = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(ev.get("score", 0), int) or ev["session"].get("ended", 1 << 62) < ev["session"]["started"]:
+            continue
+        ev["session"]["id"] = f"{prefix}{ev['session']['id']}-{len(out)}"
+        ev["player"]["account"] = prefix + ev["player"]["account"]
+        ev["player"]["profile"] = prefix + ev["player"]["profile"]
+        ev["player"]["device"]["id"] = prefix + ev["player"]["device"]["id"]
+        out.append(json.dumps(ev))
+    while len(out) < n:  # top up with new sessions of the same members
+        ev = json.loads(out[len(out) % max(1, len(out))])
+        ev["session"]["id"] = f"{prefix}extra-{len(out)}"
+        out.append(json.dumps(ev))
+    return out[:n]
+
+
+def writes_for(spec: Any, lines: list[str]) -> list[list[Any]]:
+    steps = PipelineSteps(spec, "games", _tables(spec))
+    out = []
+    for i, line in enumerate(lines):
+        w = steps.process(RawEvent("game_sessions", f"bench:0:{i}", line.encode()))
+        assert isinstance(w, list), w
+        out.append(w)
+    return out
+
+
+def _tables(spec: Any) -> dict[str, Any]:
+    from rdg.pipeline._tables import open_tables
+
+    return open_tables(spec, spec.pipeline("games"), {})
+
+
+def ceiling(opener: Any, per_event: list[list[Any]], batch: int) -> float:
+    graph = opener()
+    try:
+        flat = coalesce([w for ws in per_event for w in ws])
+        start = time.perf_counter()
+        for i in range(0, len(flat), batch):
+            graph.upsert(flat[i:i + batch])
+        took = time.perf_counter() - start
+    finally:
+        graph.close()
+    return len(per_event) / took
+
+
+def naive(opener: Any, per_event: list[list[Any]]) -> float:
+    graph = opener()
+    try:
+        start = time.perf_counter()
+        for ws in per_event:
+            graph.upsert(ws)
+        took = time.perf_counter() - start
+    finally:
+        graph.close()
+    return len(per_event) / took
+
+
+def produce(bootstrap: str, topic: str, lines: list[str], partitions: int = 2) -> None:
+    from confluent_kafka import Producer
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    for f in admin.create_topics([NewTopic(topic, partitions, 1)]).values():
+        f.result(30)
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": "20"})
+    for i, line in enumerate(lines):
+        producer.produce(topic, line.encode(), partition=i % partitions)
+        if i % 5000 == 0:
+            producer.poll(0)
+    producer.flush(60)
+
+
+def pipeline_rate(spec: Any, settings: Settings, opener: Any, n: int, events_file: str | None = None) -> dict[str, Any]:
+    from bytewax.testing import run_main
+
+    compiled = compile_pipeline(spec, "games", settings=settings, events=events_file, opener=opener, tail=False,
+                                dead_letter=DeadLetterSpec("file", str(Path(settings.state_dir) / "dead.jsonl")))
+    start = time.perf_counter()
+    run_main(compiled.flow)
+    took = time.perf_counter() - start
+    snap = compiled.metrics.snapshot()
+    assert snap["events_in"] == n, snap
+    assert snap["dead_letters"] == 0, snap
+    return {"events_per_s": n / took, "seconds": round(took, 3), "writes": snap["written"],
+            "requests": snap["requests"], "upsert_seconds": snap["upsert_s"],
+            "share_in_graph_upsert": round(snap["upsert_s"] / took, 3)}
+
+
+def freshness(spec_path: Path, settings: Settings, rate: float, seconds: float, prefix: str) -> dict[str, Any]:
+    """Deploy the games pipeline, produce at ``rate`` events/s, probe every 10th event's edge."""
+    from confluent_kafka import Producer
+    from confluent_kafka.admin import AdminClient, NewTopic
+    from gremlin_python.process.graph_traversal import __  # noqa: F401
+
+    from rdg.graph import connect
+    from rdg.pipeline._deploy import deploy, stop, status
+
+    topic = f"{prefix}.games.sessions"
+    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
+    for f in admin.create_topics([NewTopic(t, 2, 1) for t in (topic, f"{prefix}.dead-letter")]).values():
+        f.result(30)
+    os.environ["RDG_TOPIC_PREFIX"] = prefix
+    spec = load_spec(spec_path)
+    deploy(spec, ["games"], settings=settings)
+    try:
+        # warm up: one event, wait until it is written
+        warm = json.loads(events(1, prefix + "w")[0])
+        warm["session"]["started"], warm["session"]["ended"] = time.time(), time.time() + 60
+        producer = Producer({"bootstrap.servers": settings.kafka_bootstrap, "linger.ms": "0"})
+        producer.produce(topic, json.dumps(warm).encode())
+        producer.flush(10)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and status(settings, ["games"], with_lag=False)[0].written == 0:
+            time.sleep(0.2)
+        total = int(rate * seconds)
+        lines = events(total, prefix + "f")
+        latencies: list[float] = []
+        missed = 0
+        probe_graph = connect(settings.gremlin_url, settings=settings)
+        lock = threading.Lock()
+
+        def probe(profile: str, sent_ms: float) -> None:
+            nonlocal missed
+            g = probe_graph.g
+            end = time.monotonic() + 30
+            while time.monotonic() < end:
+                if g.V().has("profile", "profile_id", profile).out_e("played").limit(1).count().next() > 0:
+                    with lock:
+                        latencies.append(time.time() * 1000 - sent_ms)
+                    return
+                time.sleep(0.05)
+            with lock:
+                missed += 1
+
+        pool = ThreadPoolExecutor(max_workers=4)
+        interval = 1.0 / rate
+        start = time.monotonic()
+        for i, line in enumerate(lines):
+            ev = json.loads(line)
+            now = time.time()
+            ev["session"]["started"] = now  # event time = now (seconds with ms precision)
+            ev["session"]["ended"] = now + 60
+            ev["player"]["profile"] = f"{prefix}f-probe-{i}" if i % 25 == 0 else ev["player"]["profile"]
+            producer.produce(topic, json.dumps(ev).encode(), partition=i % 2)
+            producer.poll(0)
+            if i % 25 == 0:
+                pool.submit(probe, ev["player"]["profile"], now * 1000)
+            sleep = start + (i + 1) * interval - time.monotonic()
+            if sleep > 0:
+                time.sleep(sleep)
+        producer.flush(10)
+        achieved = total / (time.monotonic() - start)
+        pool.shutdown(wait=True)
+        probe_graph.close()
+        time.sleep(2.5)  # the metrics file is rewritten every second
+        from rdg.pipeline._metrics import read_metrics
+        from rdg.pipeline._dataflow import pipeline_dir
+
+        inner = [m["freshness"] for m in read_metrics(pipeline_dir(settings, "games"))]
+    finally:
+        stop(["games"], settings=settings)
+    latencies.sort()
+
+    def pct(p: float) -> float | None:
+        if not latencies:
+            return None
+        return round(latencies[min(len(latencies) - 1, int(p * len(latencies)))], 1)
+
+    writer = inner[0] if inner else {}
+    return {"offered_events_per_s": round(rate, 1), "achieved_events_per_s": round(achieved, 1),
+            "p50_ms": writer.get("p50_ms"), "p99_ms": writer.get("p99_ms"), "max_ms": writer.get("max_ms"),
+            "samples": writer.get("samples"),
+            "probes": len(latencies), "probe_missed": missed, "probe_p50_ms": pct(0.50), "probe_p99_ms": pct(0.99),
+            "probe_mean_ms": round(statistics.mean(latencies), 1) if latencies else None}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="small sizes, under 60 s")
+    ap.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    ap.add_argument("--events", type=int, default=None, help="events per phase (quick 400, full 5000)")
+    ap.add_argument("--naive-events", type=int, default=None, help="events for the naive writer (quick 40, full 300)")
+    ap.add_argument("--freshness-seconds", type=float, default=None, help="quick 8, full 30")
+    ap.add_argument("--gremlin-url", default=os.environ.get("RDG_GREMLIN_URL", "ws://127.0.0.1:8182/gremlin"))
+    ap.add_argument("--kafka", default=os.environ.get("RDG_KAFKA_BOOTSTRAP", "127.0.0.1:9092"))
+    ap.add_argument("--no-embedded", action="store_true", help="skip the embedded figures")
+    args = ap.parse_args()
+    n = args.events or (400 if args.quick else 5000)
+    n_naive = args.naive_events or (40 if args.quick else 300)
+    fresh_s = args.freshness_seconds or (6.0 if args.quick else 30.0)
+    spec_path = ROOT / "pipelines.yaml"
+    os.environ.setdefault("RDG_DATA", str(ROOT / "rdg" / "data"))
+    run = uuid.uuid4().hex[:6]
+    tmp = Path(tempfile.mkdtemp(prefix="rdg-bench-ingest-"))
+    result: dict[str, Any] = {"events": n, "naive_events": n_naive}
+    t0 = time.monotonic()
+
+    # -- JanusGraph ---------------------------------------------------------------------------
+    settings = Settings(state_dir=str(tmp / "state"), gremlin_url=args.gremlin_url, kafka_bootstrap=args.kafka)
+    from rdg.pipeline._dataflow import default_opener
+
+    opener = default_opener(settings)
+    os.environ["RDG_TOPIC_PREFIX"] = f"bi{run}p"
+    spec = load_spec(spec_path)
+    init_graph_schema(spec, opener)
+    batch = spec.pipeline("games").dedup.max_batch
+    per_event = writes_for(spec, events(n, f"bi{run}c-"))
+    log(f"janusgraph ceiling: {n} events, {sum(map(len, per_event))} writes, batches of {batch}")
+    ceil = ceiling(opener, per_event, batch)
+    log(f"  {ceil:,.0f} events/s")
+    log(f"janusgraph naive: {n_naive} events, one request each")
+    nai = naive(opener, writes_for(spec, events(n_naive, f"bi{run}n-")))
+    log(f"  {nai:,.0f} events/s")
+    lines = events(n, f"bi{run}p-")
+    produce(args.kafka, f"bi{run}p.games.sessions", lines)
+    log(f"pipeline: {n} events from Kafka through Bytewax into JanusGraph")
+    pipe = pipeline_rate(spec, settings, opener, n)
+    log(f"  {pipe['events_per_s']:,.0f} events/s ({pipe['seconds']:.1f}s, {pipe['requests']} requests, "
+        f"{pipe['share_in_graph_upsert']:.0%} of the time inside graph.upsert)")
+    ceil2 = ceiling(opener, writes_for(spec, events(n, f"bi{run}d-")), batch)  # again, after: the shared
+    log(f"janusgraph ceiling again: {ceil2:,.0f} events/s (the higher one is quoted)")  # server is noisy
+    result["ceiling_runs"] = [round(ceil, 1), round(ceil2, 1)]
+    ceil = max(ceil, ceil2)
+    result.update(events_per_s=round(pipe["events_per_s"], 1), ceiling_events_per_s=round(ceil, 1),
+                  naive_events_per_s=round(nai, 1), ingest_vs_ceiling=round(pipe["events_per_s"] / ceil, 3),
+                  ingest_vs_naive=round(pipe["events_per_s"] / nai, 2), pipeline=pipe)
+    log(f"freshness at half the pipeline rate ({pipe['events_per_s'] / 2:,.0f} events/s) for {fresh_s:.0f}s")
+    fr = freshness(spec_path, settings, pipe["events_per_s"] / 2, fresh_s, f"bi{run}f")
+    log(f"  writer: p50 {fr['p50_ms']} ms, p99 {fr['p99_ms']} ms; probe: p50 {fr['probe_p50_ms']} ms, "
+        f"p99 {fr['probe_p99_ms']} ms over {fr['probes']} probes")
+    result.update(freshness_p50_ms=fr["p50_ms"], freshness_p99_ms=fr["p99_ms"], freshness=fr)
+
+    # -- embedded default ---------------------------------------------------------------------
+    if not args.no_embedded:
+        esettings = Settings(state_dir=str(tmp / "embedded"), gremlin_url=str(tmp / "embedded" / "graph.sqlite"))
+        eopener = default_opener(esettings)
+        init_graph_schema(spec, eopener)
+        eceil = ceiling(eopener, writes_for(spec, events(n, f"be{run}c-")), batch)
+        enai = naive(eopener, writes_for(spec, events(n_naive, f"be{run}n-")))
+        efile = tmp / "embedded-events.jsonl"
+        efile.write_text("\n".join(events(n, f"be{run}p-")) + "\n")
+        epipe = pipeline_rate(spec, esettings, eopener, n, events_file=str(efile))
+        result["embedded"] = {"events_per_s": round(epipe["events_per_s"], 1),
+                              "ceiling_events_per_s": round(eceil, 1), "naive_events_per_s": round(enai, 1),
+                              "ingest_vs_ceiling": round(epipe["events_per_s"] / eceil, 3),
+                              "ingest_vs_naive": round(epipe["events_per_s"] / enai, 2),
+                              "source": "JSONL file (no Kafka in the embedded default)",
+                              "freshness": "not measured: the embedded default has no streaming source"}
+        log(f"embedded: pipeline {epipe['events_per_s']:,.0f} events/s, ceiling {eceil:,.0f}, naive {enai:,.0f}")
+    result["seconds"] = round(time.monotonic() - t0, 1)
+    result["machine"] = f"{os.cpu_count()} cpus"
+    print(json.dumps(result, indent=None if args.json else 2))
+
+
+if __name__ == "__main__":
+    main()

@@ -291,13 +291,15 @@ def gateway(ctx: click.Context, host: str, port: int, namespace: str) -> None:
 @click.option("--members", default=500, show_default=True, type=click.IntRange(1), help="Distinct members.")
 @click.option("--browse", "browse_s", default=5.0, show_default=True, type=float,
               help="Seconds over which devices prefetch before the trigger.")
+@click.option("--late", "late_fraction", default=0.0, show_default=True, type=click.FloatRange(0, 1),
+              help="Share of devices that did not browse before the event (they fetch at kick-off).")
 @click.option("--naive", is_flag=True, help="No prefetch: every device fetches when the event starts.")
 @click.option("--compare", is_flag=True, help="Run prefetch and naive back to back and report the ratio.")
 @click.option("--png", "png", default="live-simulation.png", show_default=True, help="Where to draw the plot.")
 @_JSON
 @click.pass_context
 def simulate(ctx: click.Context, devices: int, gateways: int, workers: int, conns: int | None, members: int,
-             browse_s: float, naive: bool, compare: bool, png: str, as_json: bool) -> None:
+             browse_s: float, late_fraction: float, naive: bool, compare: bool, png: str, as_json: bool) -> None:
     """Simulate a device fleet: prefetch while browsing, one broadcast, measure every device.
 
     Starts its own prefetch API and gateways (free ports, a temporary namespace) against the
@@ -310,7 +312,8 @@ def simulate(ctx: click.Context, devices: int, gateways: int, workers: int, conn
     from rdg.live import _simulate as sim
 
     cfg = sim.SimConfig(devices=devices, gateways=gateways, workers=workers, conns=conns, members=members,
-                        browse_s=browse_s, naive=naive, nats_url=settings_from(ctx).nats_url)
+                        browse_s=browse_s, late_fraction=late_fraction, naive=naive,
+                        nats_url=settings_from(ctx).nats_url)
     if compare:
         out = sim.compare(cfg)
         runs = [out["prefetch"], out["naive"]]

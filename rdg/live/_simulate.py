@@ -66,6 +66,9 @@ class SimConfig:
     """Pause between the end of browsing and the trigger."""
     naive: bool = False
     """Devices do not prefetch; each fetches when the event starts."""
+    late_fraction: float = 0.0
+    """Share of devices that did not browse before the event (they fetch at kick-off, like members
+    opening the app as it starts). Prefetch mode only; 0 by default."""
     fetch_concurrency: int = 64
     """Open HTTP requests per fleet process."""
     max_age_s: float = 300.0
@@ -82,6 +85,8 @@ class SimConfig:
     def __post_init__(self) -> None:
         if self.devices < 1 or self.gateways < 1 or self.workers < 1 or self.members < 1:
             raise RdgError("devices, gateways, workers and members must all be at least 1")
+        if not 0 <= self.late_fraction <= 1:
+            raise RdgError(f"late_fraction must be between 0 and 1, not {self.late_fraction}")
         if self.conns is None:
             self.conns = min(self.devices, 100 * self.workers)
         if not self.workers * self.gateways <= self.conns <= self.devices:
@@ -118,10 +123,16 @@ class SimResult:
     setup_s: float
 
     def summary(self) -> dict[str, Any]:
-        """Everything but the long series."""
+        """Everything but the long series, plus latency percentiles and requests per second."""
         out = asdict(self)
         out.pop("latencies_ms")
         out.pop("origin_series")
+        out["update_percentiles_ms"] = {f"p{q:g}": round(_pct(self.latencies_ms, q), 1)
+                                        for q in (10, 50, 90, 99, 99.9, 100)}
+        per_s: dict[int, int] = {}
+        for t, n in self.origin_series:
+            per_s[math.floor(t)] = per_s.get(math.floor(t), 0) + n
+        out["origin_rps_by_second"] = sorted(per_s.items())
         return out
 
 
@@ -159,13 +170,15 @@ def build_member_graph(path: str, members: int, *, seed: int = 1) -> None:
 # ---------------------------------------------------------------- fleet worker (own process)
 
 def _fleet_main(cfg: SimConfig, index: int, gateway_urls: list[str], api_url: str, event_id: str,
-                ready: Any, go_browse: Any, browse_at: Any, done: Any, stop: Any, results: Any) -> None:
-    asyncio.run(_fleet(cfg, index, gateway_urls, api_url, event_id, ready, go_browse, browse_at, done, stop,
-                       results))
+                ready: Any, go_browse: Any, browse_at: Any, planned: Any, done: Any, stop: Any,
+                results: Any) -> None:
+    asyncio.run(_fleet(cfg, index, gateway_urls, api_url, event_id, ready, go_browse, browse_at, planned, done,
+                       stop, results))
 
 
 async def _fleet(cfg: SimConfig, index: int, gateway_urls: list[str], api_url: str, event_id: str,
-                 ready: Any, go_browse: Any, browse_at: Any, done: Any, stop: Any, results: Any) -> None:
+                 ready: Any, go_browse: Any, browse_at: Any, planned: Any, done: Any, stop: Any,
+                 results: Any) -> None:
     import aiohttp
 
     from rdg.live._device import Device, display_key
@@ -231,7 +244,10 @@ async def _fleet(cfg: SimConfig, index: int, gateway_urls: list[str], api_url: s
         await asyncio.to_thread(go_browse.wait)
         if not cfg.naive:
             start = browse_at.value
-            plan = sorted((start + rng.uniform(0, cfg.browse_s), k) for k in range(len(devices)))
+            browsing = [k for k in range(len(devices)) if rng.random() >= cfg.late_fraction]
+            plan = sorted((start + rng.uniform(0, cfg.browse_s), k) for k in browsing)
+            with planned.get_lock():
+                planned.value += len(plan) + 1_000_000_000  # +1e9 marks "this worker has planned"
             for when, k in plan:
                 delay = when - time.time()
                 if delay > 0:
@@ -313,12 +329,13 @@ async def _run(cfg: SimConfig, workdir: Path) -> SimResult:
         ready = ctx.Semaphore(0)
         go_browse, stop = ctx.Event(), ctx.Event()
         browse_at = ctx.Value("d", 0.0)
+        planned = ctx.Value("q", 0)
         results = ctx.Queue()
         dones = [ctx.Value("i", 0, lock=False) for _ in range(cfg.workers)]
         for index in range(cfg.workers):
             proc = ctx.Process(target=_fleet_main, daemon=True,
                                args=(cfg, index, gateway_urls, api_url, event_id, ready, go_browse, browse_at,
-                                     dones[index], stop, results))
+                                     planned, dones[index], stop, results))
             proc.start()
             fleet.append(proc)
         for _ in range(cfg.workers):
@@ -333,8 +350,9 @@ async def _run(cfg: SimConfig, workdir: Path) -> SimResult:
         if not cfg.naive:  # let the last prefetches land (a slow API stretches the window)
             async with httpx.AsyncClient() as client:
                 for _ in range(int(cfg.timeout_s * 10)):
+                    workers_planned, wanted = divmod(planned.value, 1_000_000_000)
                     stats = (await client.get(f"{api_url}/v1/stats")).json()
-                    if sum(n for _, n in stats["counts"]) >= cfg.devices:
+                    if workers_planned == cfg.workers and sum(n for _, n in stats["counts"]) >= wanted:
                         break
                     await asyncio.sleep(0.1)
             await asyncio.sleep(cfg.lead_s)

@@ -155,6 +155,8 @@ def run(ctx: click.Context, pipeline: str, spec_path: str, events: str | None, t
         click.echo(f"{pipeline}: {result.events_in} events in, {result.written} written "
                    f"({result.vertices} vertices, {result.edges} edges), {result.dead_letters} dead-lettered, "
                    f"{result.filtered} filtered, in {result.seconds:.2f}s")
+        if result.dead_letters:
+            click.echo(f"dead letters (with reasons): {result.dead_letter}")
 
 
 @click.command("demo")

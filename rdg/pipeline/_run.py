@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from rdg.config import Settings
-from rdg.pipeline._dataflow import compile_pipeline, default_opener, to_graph_model
+from rdg.pipeline._dataflow import compile_pipeline, default_dead_letter, default_opener, to_graph_model
 from rdg.pipeline._metrics import Metrics
 from rdg.pipeline._sinks import GraphOpener
 from rdg.pipeline._sources import expand_files
@@ -50,6 +50,8 @@ class RunResult:
     dead_letters: int
     filtered: int
     seconds: float
+    dead_letter: str = ""
+    """Where dead letters went (a file path or a Kafka topic)."""
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready."""
@@ -80,7 +82,9 @@ def run_pipeline(spec: PipelinesSpec, name: str, *, settings: Settings, events: 
         opener: Opens the graph (default from settings).
         progress: Called about every ``progress_every`` seconds and once at the end.
         progress_every: Seconds between progress calls.
-        dead_letter: Replaces the spec's dead-letter output.
+        dead_letter: Replaces the spec's dead-letter output. A run over ``events`` whose spec
+            sends dead letters to Kafka writes them to ``<state_dir>/pipelines/<name>/dead-letter.jsonl``
+            instead, so an offline run needs no Kafka.
 
     Raises:
         NotFoundError: Unknown pipeline or missing events file.
@@ -92,6 +96,10 @@ def run_pipeline(spec: PipelinesSpec, name: str, *, settings: Settings, events: 
     if events is not None:
         expand_files(events)  # fail early and clearly on a bad path
     init_graph_schema(spec, opener)
+    pipeline = spec.pipeline(name)
+    if dead_letter is None and events is not None and (pipeline.dead_letter is None or pipeline.dead_letter.kind == "kafka"):
+        dead_letter = default_dead_letter(settings, name)  # an offline run over a file needs no Kafka
+    dead_target = (dead_letter or pipeline.dead_letter or default_dead_letter(settings, name)).target
     metrics = Metrics(name)
     compiled = compile_pipeline(spec, name, settings=settings, events=events, opener=opener, tail=not to_end,
                                 metrics=metrics, dead_letter=dead_letter)
@@ -115,7 +123,7 @@ def run_pipeline(spec: PipelinesSpec, name: str, *, settings: Settings, events: 
         progress(metrics, elapsed)
     snap = metrics.snapshot()
     return RunResult(name, snap["events_in"], snap["written"], snap["vertices"], snap["edges"], snap["dead_letters"],
-                     snap["filtered"], round(elapsed, 3))
+                     snap["filtered"], round(elapsed, 3), dead_target)
 
 
 @dataclass

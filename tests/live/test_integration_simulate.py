@@ -31,3 +31,14 @@ def test_prefetch_vs_naive_same_run(nats_url: str, tmp_path) -> None:
 def test_bad_simulator_settings_are_refused(kwargs: dict) -> None:
     with pytest.raises(RdgError):
         SimConfig(**kwargs)
+
+
+def test_late_devices_are_the_only_origin_load_at_kick_off(nats_url: str) -> None:
+    from rdg.live._simulate import simulate
+
+    res = simulate(SimConfig(devices=300, gateways=1, workers=1, conns=10, members=30, browse_s=1.0, lead_s=0.5,
+                             late_fraction=0.1, nats_url=nats_url, timeout_s=90))
+    assert res.updated == 300
+    assert 10 <= res.misses <= 60  # ~10 % did not browse; each fetched when the event started
+    assert res.offered_peak_rps_at_start == res.misses
+    assert res.origin_requests == 300  # 270-odd prefetches while browsing + the late ones at kick-off

@@ -69,7 +69,7 @@ set -e
 say "pytest finished with exit code $rc in $(( $(date +%s) - started ))s"
 
 # Show that the servers were real: the line each one logs when it is ready.
-for log in .rdg/pytest/stack-*/*/server.log; do
+for log in .rdg/pytest/stack-*[0-9]/*/server.log; do
     [ -f "$log" ] || continue
     line=$(grep -h -m1 -E 'Server is ready|Kafka Server started|Channel started at port' "$log" || true)
     say "$log: ${line:-(no ready line)}"

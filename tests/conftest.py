@@ -19,6 +19,13 @@ _RUNNING = os.environ.get("RDG_STACK") == "running"
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
+def pytest_report_header() -> str:
+    """Say where the servers come from, so a log of the run shows it."""
+    if _RUNNING:
+        return "rdg stack: RDG_STACK=running, reusing servers already up"
+    return "rdg stack: real servers start on free ports, once per session, when a test needs them"
+
+
 def _start(name: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     from rdg.stack import start_for_tests
 

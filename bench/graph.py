@@ -141,20 +141,80 @@ def pct(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(round(q / 100 * (len(values) - 1))))]
 
 
-def query_latency(graph: Any, *, edges: int, queries: int, keep: bool = False) -> dict[str, Any]:
-    """Load a graph of ``edges`` edges (in batches), then time 1-hop and 3-hop queries."""
+def _query_graph_writes(n: Names, *, profiles: int, devices: int, titles: int, per_profile: int,
+                        part: int, parts: int) -> Iterator[list[Any]]:
+    """Edges of the query graph for profiles ``p % parts == part``, in chunks of ~20,000."""
+    rnd = random.Random(part)
+    chunk: list[Any] = []
+    for p in range(part, profiles, parts):
+        ts = 1_700_000_000_000 + p * 1000
+        pv = (n.profile, n.pid, f"p{p}")
+        for j in range(3):
+            chunk.append(EdgeWrite(n.used, pv, (n.device, n.did, f"d{(p * 3 + j) % devices}"),
+                                   {"vertical": "playback"}, ts=ts + j, event_id=f"u{p}.{j}"))
+        for j, t in enumerate(rnd.sample(range(titles), per_profile - 3)):
+            chunk.append(EdgeWrite(n.watched, pv, (n.title, n.tid, f"t{t}"), {"position_s": j},
+                                   ts=ts + j, event_id=f"w{p}.{j}"))
+        if len(chunk) >= 20_000:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def query_latency(graph: Any, *, edges: int, queries: int, keep: bool = False, url: str | None = None,
+                  threads: int = 1) -> dict[str, Any]:
+    """Load a graph of ``edges`` edges, then time 1-hop and 3-hop queries from random profiles.
+
+    Vertices are written first, then the edges, partitioned by profile over ``threads``
+    connections (each edge belongs to one profile, and every endpoint exists already, so the
+    writers never touch the same element).
+    """
+    import threading
+
     n = Names()
     graph.init_schema(n.model())
-    profiles, devices, titles = max(100, edges // 40), max(300, edges // 13), max(200, edges // 100)
-    loaded, chunk, start = 0, 50_000, time.perf_counter()
-    total = int(edges / 0.9) + 1  # 10% of writes are vertices
-    while loaded < total:
-        part = workload(n, min(chunk, total - loaded), profiles=profiles, devices=devices, titles=titles,
-                        seed=loaded + 7, start=loaded)
-        graph.upsert(part)
-        loaded += len(part)
-        log(f"{graph.backend}: loaded {loaded:,}/{total:,} writes ({loaded / (time.perf_counter() - start):,.0f}/s)")
-    count = graph.g.V().has_label(n.profile).out_e().count().next() if edges <= 200_000 else edges
+    per_profile = 40
+    profiles = max(10, edges // per_profile)
+    devices, titles = profiles * 3, max(200, edges // 100)
+    start = time.perf_counter()
+    vertices = ([VertexWrite(n.profile, n.pid, f"p{p}", {"name": f"Profile {p}"}, ts=1) for p in range(profiles)]
+                + [VertexWrite(n.device, n.did, f"d{d}", {"os": "tv"}, ts=1) for d in range(devices)]
+                + [VertexWrite(n.title, n.tid, f"t{t}", {"genre": "drama"}, ts=1) for t in range(titles)])
+    for i in range(0, len(vertices), 20_000):
+        graph.upsert(vertices[i:i + 20_000])
+    log(f"{graph.backend}: {len(vertices):,} vertices in {time.perf_counter() - start:.0f}s")
+    done = [0]
+    lock = threading.Lock()
+    errors: list[BaseException] = []
+
+    def load(part: int) -> None:
+        try:
+            with (connect(url) if url else contextlib.nullcontext(graph)) as g:
+                for chunk in _query_graph_writes(n, profiles=profiles, devices=devices, titles=titles,
+                                                 per_profile=per_profile, part=part, parts=threads):
+                    res = g.upsert(chunk)
+                    if res.failed:
+                        raise RuntimeError(f"{len(res.failed)} writes failed: {res.failed[0][1]}")
+                    with lock:
+                        done[0] += len(chunk)
+                        rate = done[0] / (time.perf_counter() - start)
+                        log(f"{graph.backend}: {done[0]:,}/{profiles * per_profile:,} edges ({rate:,.0f}/s)")
+        except BaseException as err:  # noqa: BLE001 - reported by the main thread
+            errors.append(err)
+
+    if threads == 1:
+        load(0)
+    else:
+        workers = [threading.Thread(target=load, args=(k,)) for k in range(threads)]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+    if errors:
+        raise errors[0]
+    load_s = time.perf_counter() - start
+    count = graph.g.V().has_label(n.profile).out_e().count().next()
     g = graph.g
     rnd = random.Random(5)
     one, three = [], []
@@ -169,7 +229,7 @@ def query_latency(graph: Any, *, edges: int, queries: int, keep: bool = False) -
         three.append((time.perf_counter() - t0) * 1000)
     if graph.backend == "janusgraph" and not keep:
         graph.g.V().has_label(*n.labels()).drop().iterate()
-    out = {"edges": count, "load_elements_per_s": round(loaded / (time.perf_counter() - start)),
+    out = {"edges": count, "load_elements_per_s": round((len(vertices) + count) / load_s), "load_s": round(load_s),
            "one_hop_p50_ms": round(statistics.median(one), 2), "one_hop_p99_ms": round(pct(one, 99), 2),
            "three_hop_p50_ms": round(statistics.median(three), 2), "three_hop_p99_ms": round(pct(three, 99), 2)}
     log(f"{graph.backend}: {json.dumps(out)}")
@@ -210,6 +270,7 @@ def main() -> None:
                     help="start a private JanusGraph with this storage for the query graph (full default berkeleyje)")
     ap.add_argument("--heap", default="2g", help="heap of the private JanusGraph")
     ap.add_argument("--batch-size", type=int, default=None)
+    ap.add_argument("--threads", type=int, default=2, help="writer connections loading the query graph")
     args = ap.parse_args()
     quick = args.quick
     edges = args.edges or (5_000 if quick else 1_000_000)
@@ -218,18 +279,20 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         with connect(str(Path(tmp) / "bench.sqlite")) as emb:
-            result["embedded"] = write_rates(emb, batched=2000 if quick else 20_000, naive=200 if quick else 2000,
+            result["embedded"] = write_rates(emb, batched=2000 if quick else 5000, naive=200 if quick else 500,
                                              batch_size=args.batch_size)
-            result["embedded"].update(query_latency(emb, edges=min(edges, 20_000 if quick else 100_000),
+            result["embedded"].update(query_latency(emb, edges=min(edges, 5_000 if quick else 20_000),
                                                     queries=100 if quick else 300))
     with connect(args.gremlin_url) as jan:
         result["janusgraph"] = write_rates(jan, batched=2000 if quick else 20_000, naive=200 if quick else 2000,
                                            batch_size=args.batch_size)
         if private is None:
-            result["janusgraph"].update(query_latency(jan, edges=edges, queries=100))
+            result["janusgraph"].update(query_latency(jan, edges=edges, queries=100, url=args.gremlin_url,
+                                                      threads=args.threads))
     if private is not None:
         with private_janusgraph(private, args.heap) as url, connect(url) as big:
-            result["janusgraph"].update(query_latency(big, edges=edges, queries=500, keep=True))
+            result["janusgraph"].update(query_latency(big, edges=edges, queries=500, keep=True, url=url,
+                                                      threads=args.threads))
             result["janusgraph"]["storage"] = private
     jg = result["janusgraph"]
     result.update({k: jg[k] for k in ("upsert_elements_per_s", "upsert_speedup", "one_hop_p99_ms",

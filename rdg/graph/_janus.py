@@ -63,10 +63,13 @@ try {
   }
   elabels.each { name, conns ->
     def el = mgmt.getEdgeLabel(name)
-    if (el == null) { el = mgmt.makeEdgeLabel(name).multiplicity(Multiplicity.MULTI).make(); changed << ('create edge label ' + name) }
+    def fresh = (el == null)
+    if (fresh) { el = mgmt.makeEdgeLabel(name).multiplicity(Multiplicity.MULTI).make(); changed << ('create edge label ' + name) }
     def have = el.mappedConnections().collect { [it.getOutgoingVertexLabel().name(), it.getIncomingVertexLabel().name()] }
+    // connections are declared with a new label; on a label made earlier (e.g. by data) JanusGraph
+    // may not keep a late connection, and re-adding it every run would not be idempotent
     conns.each { c ->
-      if (!have.contains([c[0], c[1]])) {
+      if (fresh && !have.contains([c[0], c[1]])) {
         mgmt.addConnection(el, mgmt.getVertexLabel(c[0]), mgmt.getVertexLabel(c[1]))
         changed << ('connect ' + name + ' ' + c[0] + '->' + c[1])
       }

@@ -22,6 +22,7 @@ import re
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
 from typing import Any, Callable
 
 from starlette.applications import Starlette
@@ -217,8 +218,6 @@ def create_app(service: PrefetchService, *, manage_lifecycle: bool = True) -> St
         Route("/v1/stats", stats),
         Route("/healthz", health),
     ]
-    from contextlib import asynccontextmanager
-
     return Starlette(routes=routes, lifespan=asynccontextmanager(lifespan))
 
 

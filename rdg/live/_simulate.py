@@ -355,7 +355,8 @@ async def _run(cfg: SimConfig, workdir: Path) -> SimResult:
                     if workers_planned == cfg.workers and sum(n for _, n in stats["counts"]) >= wanted:
                         break
                     await asyncio.sleep(0.1)
-            await asyncio.sleep(cfg.lead_s)
+            # a clear gap, so the tail of browsing cannot fall in the 1 s before the start we measure
+            await asyncio.sleep(cfg.lead_s + 1.0)
 
         started = await store.transition(event_id, "start", by="simulator")
         trigger = started.ts

@@ -54,6 +54,17 @@ def _print_event(event: Any, as_json: bool) -> None:
         click.echo(f"  seq {h.seq:<3} {_when(h.at)}  {h.action:<7} -> {h.state}{stage}  by {h.by}{note}")
 
 
+def _log_to_stderr() -> None:
+    """Long-running commands say what they do: rdg.live at INFO, timestamped, on stderr."""
+    import logging
+
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logger = logging.getLogger("rdg.live")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+
+
 def _pairs(items: tuple[str, ...], what: str) -> dict[str, str]:
     out = {}
     for item in items:
@@ -231,6 +242,7 @@ def scheduler(ctx: click.Context, namespace: str) -> None:
     """
     from rdg.live import _ops
 
+    _log_to_stderr()
     click.echo(f"scheduler following namespace {namespace!r} (Ctrl-C to stop)", err=True)
     _ops.run_scheduler(settings_from(ctx), namespace=namespace)
 
@@ -279,6 +291,7 @@ def gateway(ctx: click.Context, host: str, port: int, namespace: str) -> None:
     def ready(url: str) -> None:
         click.echo(f"gateway listening on {url}", err=True)
 
+    _log_to_stderr()
     _ops.run_gateway(settings_from(ctx), host=host, port=port, namespace=namespace, ready=ready)
 
 

@@ -65,15 +65,15 @@ async def start_run(store: Store, workflow: str, params: Mapping[str, Any] | Non
         run.deadline = started + spec.timeout if spec.timeout else None
     elif run.status is RunStatus.STOPPED:
         run.ended_at, run.reason = started, "first_only: another run of this workflow is in progress"
-    await store.cas_run(run, 0)
-    await store.index_run(workflow, run_id)
+    rev = await store.cas_run(run, 0)
     for other in stop_ids:
         try:
             await RunHandle(store, other).stop(reason=f"last_only: superseded by run {run_id}")
         except (IllegalActionError, NotFoundError):
             pass
     if run.status is RunStatus.IN_PROGRESS:
-        await store.emit({"t": "start", "run": run_id, "new": True})
+        await store.emit({"t": "start", "run": run_id, "new": True, "rec": run.as_dict(), "rev": rev})
+    await store.index_run(workflow, run_id)
     return RunHandle(store, run_id)
 
 

@@ -61,6 +61,7 @@ class _RunState:
         self.rev = 0
         self.spec: WorkflowSpec
         self.steps: dict[str, list[Any]] = {}
+        self.inbox: list[tuple[dict[str, Any], asyncio.Future[None]]] = []
 
 
 class Engine:
@@ -87,7 +88,7 @@ class Engine:
         self._dependents: dict[int, dict[str, list[int]]] = {}
         self._timers: dict[str, float] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._pages: OrderedDict[str, list[Any]] = OrderedDict()
+        self._pages: OrderedDict[str, Any] = OrderedDict()
         self._stop = asyncio.Event()
 
     def stop(self) -> None:
@@ -277,22 +278,53 @@ class Engine:
             self._evict()
         else:
             self._cache.move_to_end(run_id)
+        if event["t"] == "child":
+            await self._handle_child(st, event)
+            return
         async with st.lock:
             if not st.loaded or event["t"] == "action":
-                await self._reload(st, new=bool(event.get("new")))
+                await self._reload(st, new=bool(event.get("new")), hint=event if "rec" in event else None)
             for _ in range(10):
                 try:
                     if event["t"] == "step" and event["step"] in st.steps:
                         if int(event["rev"]) > st.steps[event["step"]][1]:
                             st.steps[event["step"]] = [StepRecord.from_json(event["rec"]), int(event["rev"])]
-                    elif event["t"] == "child":
-                        await self._on_child(st, event)
-                    await self._advance(st, {event["step"]} if event["t"] in ("step", "child") else None)
+                    await self._advance(st, {event["step"]} if event["t"] == "step" else None)
                     return
                 except ConflictError:
                     await self._reload(st)
             msg = f"run {run_id}: too many conflicting writers"
             raise ConflictError(msg, hint="another engine keeps changing this run; it will be retried")
+
+    async def _handle_child(self, st: _RunState, event: dict[str, Any]) -> None:
+        """Child-run endings for one parent are applied in batches: one write per batch, not per child."""
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        st.inbox.append((event, fut))
+        async with st.lock:
+            if not fut.done():
+                batch, st.inbox = st.inbox, []
+                try:
+                    if not st.loaded:
+                        await self._reload(st)
+                    for _ in range(10):
+                        try:
+                            touched = await self._on_children(st, [e for e, _ in batch])
+                            await self._advance(st, touched)
+                            break
+                        except ConflictError:
+                            await self._reload(st)
+                    else:
+                        raise ConflictError(f"run {st.id}: too many conflicting writers", hint="it will be retried")
+                except BaseException as err:
+                    for _, f in batch:
+                        if f is not fut and not f.done():
+                            f.set_exception(err)
+                    fut.cancel()
+                    raise
+                for _, f in batch:
+                    if not f.done():
+                        f.set_result(None)
+        await fut
 
     async def _guarded_advance(self, st: _RunState) -> None:
         for _ in range(10):
@@ -312,8 +344,11 @@ class Engine:
                 continue
             del self._cache[run_id]
 
-    async def _reload(self, st: _RunState, new: bool = False) -> None:
-        st.run, st.rev = await self.store.get_run(st.id)
+    async def _reload(self, st: _RunState, new: bool = False, hint: dict[str, Any] | None = None) -> None:
+        if new and hint is not None and not st.loaded:  # a start event carries the run as created
+            st.run, st.rev = RunRecord.from_json(hint["rec"]), int(hint["rev"])
+        else:
+            st.run, st.rev = await self.store.get_run(st.id)
         st.spec = await spec_for_run(self.store, st.run)
         if new and st.run.attempt == 1 and not st.loaded:
             st.steps = {s.id: [StepRecord(), 0] for s in st.spec.steps}
@@ -580,8 +615,7 @@ class Engine:
                     spec = await spec_for_run(self.store, run)
                     run.status, run.started_at = RunStatus.IN_PROGRESS, now()
                     run.deadline = run.started_at + spec.timeout if spec.timeout else None
-                    await self.store.cas_run(run, rrev)
-                    await self.store.emit({"t": "start", "run": run_id, "new": True})
+                    await self.store.emit(self._start_event(run, await self.store.cas_run(run, rrev)))
                     break
                 except ConflictError:
                     continue
@@ -659,6 +693,7 @@ class Engine:
             fan["next"] += 1
             fan["running"] += 1
         children: list[RunRecord] = []
+        revs: list[int] = []
         if launch:
             names = names or self._names(st)
             try:
@@ -666,7 +701,7 @@ class Engine:
             except (ExpressionError, ValueError, NotFoundError) as err:
                 await self._fail_step(st, step, StepStatus.USER_FAILED, f"foreach child: {err}")
                 return
-            await asyncio.gather(*(self._create(c) for c in children))
+            revs = await asyncio.gather(*(self._create(c) for c in children))
         if fan["running"] == 0 and (fan["next"] >= fan["total"] or halt):
             outputs = {"total": fan["total"], "ok": fan["ok"], "failed": fan["failed"]}
             if fan["failed"]:
@@ -680,14 +715,20 @@ class Engine:
             return
         rec = dataclasses.replace(rec, fanout=fan)
         st.steps[step.id] = [rec, await self.store.cas_step(st.id, step.id, rec, st.steps[step.id][1])]
-        for child in children:
-            await self.store.emit({"t": "start", "run": child.id, "new": True})
+        await asyncio.gather(*(self.store.emit(self._start_event(c, r)) for c, r in zip(children, revs)))
 
-    async def _create(self, run: RunRecord) -> None:
+    async def _create(self, run: RunRecord) -> int:
         try:
-            await self.store.cas_run(run, 0)
+            return await self.store.cas_run(run, 0)
         except ConflictError:
-            pass  # created by an earlier try of this decision
+            return 0  # created by an earlier try of this decision
+
+    @staticmethod
+    def _start_event(run: RunRecord, rev: int) -> dict[str, Any]:
+        event: dict[str, Any] = {"t": "start", "run": run.id, "new": True}
+        if rev:
+            event.update(rec=run.as_dict(), rev=rev)
+        return event
 
     async def _child(self, st: _RunState, step: StepSpec, rec: StepRecord, index: int,
                      names: dict[str, Any]) -> RunRecord:
@@ -708,39 +749,66 @@ class Engine:
                          created_at=started, started_at=started, parent=parent, item=item, index=index,
                          deadline=started + spec.timeout if spec.timeout else None, trigger="foreach")
 
-    async def _on_child(self, st: _RunState, event: dict[str, Any]) -> None:
-        sid = event["step"]
-        if sid not in st.steps:
-            return
-        rec, _ = st.steps[sid]
-        step = st.spec.step(sid)
-        if rec.status is not StepStatus.RUNNING:
-            return
-        ok = event["status"] == RunStatus.SUCCEEDED.value
-        if step.type is StepType.SUBWORKFLOW:
-            if event["child"] != rec.child:
-                return
-            if ok:
-                await self._set_step(st, sid, status=StepStatus.SUCCEEDED, ended_at=now(),
-                                     outputs={"run_id": event["child"], "status": event["status"]})
-            else:
-                await self._fail_step(st, step, StepStatus.USER_FAILED,
-                                      f"subworkflow run {event['child']} ended {event['status']}")
-            return
-        index = int(event["index"])
-        if event["child"] != f"{st.id}.{sid}.{_tag(rec)}.{index}":
-            return  # a child of an earlier attempt
-        key = f"fd.{st.id}.{sid}.{_tag(rec)}.{index // PAGE}"
-        done, rev = await self.store.get_json(key)
-        bits = int(done or "0", 16)
-        bit = 1 << (index % PAGE)
-        if bits & bit:
-            return  # this child's end was counted already
-        await self.store.cas_json(key, format(bits | bit, "x"), rev)
-        fan = dict(rec.fanout)
-        fan["running"] -= 1
-        fan["ok" if ok else "failed"] += 1
-        await self._fanout(st, step, dataclasses.replace(rec, fanout=fan), None)
+    async def _on_children(self, st: _RunState, events: list[dict[str, Any]]) -> set[str]:
+        """Apply child-run endings; returns the steps they touched."""
+        touched: set[str] = set()
+        by_step: dict[str, list[dict[str, Any]]] = {}
+        for event in events:
+            by_step.setdefault(event["step"], []).append(event)
+        for sid, evs in by_step.items():
+            if sid not in st.steps:
+                continue
+            rec, _ = st.steps[sid]
+            step = st.spec.step(sid)
+            if rec.status is not StepStatus.RUNNING:
+                continue
+            touched.add(sid)
+            if step.type is StepType.SUBWORKFLOW:
+                for event in evs:
+                    if event["child"] != rec.child:
+                        continue
+                    if event["status"] == RunStatus.SUCCEEDED.value:
+                        await self._set_step(st, sid, status=StepStatus.SUCCEEDED, ended_at=now(),
+                                             outputs={"run_id": event["child"], "status": event["status"]})
+                    else:
+                        await self._fail_step(st, step, StepStatus.USER_FAILED,
+                                              f"subworkflow run {event['child']} ended {event['status']}")
+                continue
+            tag = _tag(rec)
+            pages: dict[int, list[dict[str, Any]]] = {}
+            for event in evs:
+                index = int(event["index"])
+                if event["child"] == f"{st.id}.{sid}.{tag}.{index}":  # else: a child of an earlier attempt
+                    pages.setdefault(index // PAGE, []).append(event)
+            fan = dict(rec.fanout)
+            for page, page_events in pages.items():
+                key = f"fd.{st.id}.{sid}.{tag}.{page}"
+                cached = self._pages.get(key)
+                if cached is None:
+                    done, rev = await self.store.get_json(key)
+                    cached = [int(done or "0", 16), rev]
+                bits = cached[0]
+                counted = 0
+                for event in page_events:
+                    bit = 1 << (int(event["index"]) % PAGE)
+                    if bits & bit:
+                        continue  # this child's end was counted already
+                    bits |= bit
+                    counted += 1
+                    fan["ok" if event["status"] == RunStatus.SUCCEEDED.value else "failed"] += 1
+                fan["running"] -= counted
+                if counted:
+                    try:
+                        rev = await self.store.cas_json(key, format(bits, "x"), cached[1])
+                    except ConflictError:
+                        self._pages.pop(key, None)
+                        raise
+                    self._pages[key] = [bits, rev]
+                    self._pages.move_to_end(key)
+                    while len(self._pages) > 64:
+                        self._pages.popitem(last=False)
+            await self._fanout(st, step, dataclasses.replace(rec, fanout=fan), None)
+        return touched
 
     async def _start_sub(self, st: _RunState, step: StepSpec, rec: StepRecord, names: dict[str, Any]) -> None:
         try:
@@ -758,14 +826,14 @@ class Engine:
                           created_at=started, started_at=started, trigger="subworkflow",
                           parent={"run": st.id, "step": step.id} if wait else None,
                           deadline=started + spec.timeout if spec.timeout else None)
-        await self._create(child)
+        child_rev = await self._create(child)
         if wait:
             new = dataclasses.replace(rec, status=StepStatus.RUNNING, started_at=started, child=child_id)
         else:
             new = dataclasses.replace(rec, status=StepStatus.SUCCEEDED, started_at=started, ended_at=now(),
                                       child=child_id, outputs={"run_id": child_id})
         st.steps[step.id] = [new, await self.store.cas_step(st.id, step.id, new, st.steps[step.id][1])]
-        await self.store.emit({"t": "start", "run": child_id, "new": True})
+        await self.store.emit(self._start_event(child, child_rev))
 
 
 def _topological(spec: WorkflowSpec) -> list[StepSpec]:

@@ -124,7 +124,7 @@ class Store:
     async def close(self) -> None:
         """Close the connection if this store opened it."""
         if self._own and not self.nc.is_closed:
-            await self.nc.drain()
+            await self.nc.close()  # not drain(): pending pull requests would hold it for the drain timeout
 
     async def destroy(self) -> None:
         """Delete every bucket and stream under this prefix (tests and benchmarks clean up with it)."""

@@ -181,7 +181,7 @@ async def _fleet(cfg: SimConfig, index: int, gateway_urls: list[str], api_url: s
                  results: Any) -> None:
     import aiohttp
 
-    from rdg.live._device import Device, display_key
+    from rdg.live._device import Device
     from rdg.live._gateway import DeviceLink
 
     rng = random.Random(cfg.seed * 1000 + index)
@@ -194,14 +194,14 @@ async def _fleet(cfg: SimConfig, index: int, gateway_urls: list[str], api_url: s
     queue: asyncio.Queue[tuple[Device, float | None]] = asyncio.Queue()
 
     misses = 0
+    failed = 0  # devices whose fetch after the trigger failed for good (finished, not updated)
 
     def on_flip(device: Device, msg: dict[str, Any], now: float) -> None:
         nonlocal misses
         if msg["state"] != "live":
             return  # only the trigger (the start) is measured
-        if device.content.get(event_id, {}).get(display_key(msg)) is not None:
+        if device.showing[event_id][1] is not None:  # what apply() just put on screen
             latencies.append(now * 1000 - msg["ts"])
-            done.value += 1
         else:
             misses += 1
             request_times.append(now)
@@ -212,6 +212,13 @@ async def _fleet(cfg: SimConfig, index: int, gateway_urls: list[str], api_url: s
              for k, chunk in enumerate(chunks) if chunk]
     await asyncio.wait_for(asyncio.gather(*(link.connected.wait() for link in links)), cfg.timeout_s)
     ready.release()
+
+    async def report_progress() -> None:  # shared memory once per 20 ms, not once per device
+        while True:
+            done.value = len(latencies) + failed
+            await asyncio.sleep(0.02)
+
+    reporter = asyncio.create_task(report_progress())
 
     connector = aiohttp.TCPConnector(limit=cfg.fetch_concurrency, force_close=False)
     async with aiohttp.ClientSession(connector=connector) as http:
@@ -231,13 +238,15 @@ async def _fleet(cfg: SimConfig, index: int, gateway_urls: list[str], api_url: s
             return False
 
         async def fetcher() -> None:
+            nonlocal failed
             while True:
                 device, trigger_ts = await queue.get()
                 ok = await fetch(device)
                 if trigger_ts is not None:
                     if ok:
                         latencies.append(time.time() * 1000 - trigger_ts)
-                    done.value += 1
+                    else:
+                        failed += 1
                 queue.task_done()
 
         fetchers = [asyncio.create_task(fetcher()) for _ in range(cfg.fetch_concurrency)]
@@ -255,7 +264,7 @@ async def _fleet(cfg: SimConfig, index: int, gateway_urls: list[str], api_url: s
                 request_times.append(time.time())
                 queue.put_nowait((devices[k], None))
         await asyncio.to_thread(stop.wait)
-        for task in fetchers:
+        for task in [*fetchers, reporter]:
             task.cancel()
         for link in links:
             await link.stop()

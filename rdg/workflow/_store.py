@@ -288,12 +288,18 @@ class Store:
     # -- messages ----------------------------------------------------------------------------
 
     async def emit(self, event: dict[str, Any]) -> None:
-        """Publish an event for the engines (step outcome, action, child finished, wake-up)."""
-        await self.js.publish(self.names.events, _dumps(event))
+        """Publish an event for the engines (step outcome, action, child finished, wake-up).
+
+        Sent without waiting for the stream's acknowledgement: the state change it announces is
+        already in KV, so a lost event only delays that run until the engine's reconciliation
+        pass reads the state again. Waiting would add a round trip to every step.
+        """
+        await self.nc.publish(self.names.events, _dumps(event))
 
     async def dispatch(self, task: dict[str, Any]) -> None:
-        """Publish a ready step onto the work queue."""
-        await self.js.publish(self.names.tasks, _dumps(task))
+        """Publish a ready step onto the work queue (unconfirmed, like :meth:`emit`: the step is
+        QUEUED in KV, and the reconciliation pass re-sends a dispatch that never arrived)."""
+        await self.nc.publish(self.names.tasks, _dumps(task))
 
     async def publish_signal(self, name: str, params: dict[str, Any]) -> None:
         """Publish a named signal; engines start every workflow that waits for it."""

@@ -232,12 +232,21 @@ class Engine:
                 pass
 
     async def _reconcile_loop(self) -> None:
+        passes = 0
         while not self._stop.is_set():
             try:
-                await asyncio.wait_for(self._stop.wait(), timeout=self.reconcile_interval)
+                await asyncio.wait_for(self._stop.wait(), timeout=self.reconcile_interval if passes else 0.5)
                 return
             except asyncio.TimeoutError:
                 pass
+            if passes % 12 == 0:  # at start, then now and then: adopt runs no engine holds in memory
+                try:
+                    await self.adopt()
+                except asyncio.CancelledError:
+                    raise
+                except Exception as err:
+                    log.warning("engine: adopting unfinished runs failed: %s", err)
+            passes += 1
             for run_id in list(self._cache):
                 try:
                     await self.reconcile(run_id)
@@ -245,6 +254,24 @@ class Engine:
                     raise
                 except Exception as err:
                     log.warning("engine: reconciling %s failed: %s", run_id, err)
+
+    async def adopt(self) -> int:
+        """Load the unfinished recent runs of every workflow that this engine does not hold yet
+        (after an engine restart, a run waiting on a retry timer or a deadline has no event to
+        come). Returns how many were taken up."""
+        adopted = 0
+        for d in await self.store.list_definitions():
+            for run_id in await self.store.recent_runs(d["id"]):
+                if run_id in self._cache:
+                    continue
+                try:
+                    run, _ = await self.store.get_run(run_id)
+                except NotFoundError:
+                    continue
+                if run.status in (RunStatus.IN_PROGRESS, RunStatus.PAUSED):
+                    await self.handle({"t": "wake", "run": run_id})
+                    adopted += 1
+        return adopted
 
     async def reconcile(self, run_id: str) -> None:
         """Repair one run: re-send lost dispatches, retry due steps, enforce deadlines."""

@@ -330,3 +330,29 @@ async def test_a_late_result_from_a_fenced_worker_is_ignored(wf) -> None:
     again = await handle.step("s")
     assert again.outputs == {} and again.owner == "fast" and again.fence == 2
     assert (await handle.wait(timeout=10)).status is RunStatus.SUCCEEDED
+
+
+async def test_a_new_engine_adopts_runs_waiting_on_a_timer(wf) -> None:
+    from rdg.workflow import Engine
+
+    wf.engine.stop()  # the first engine goes away while a step waits for its retry
+    await asyncio.sleep(0.1)
+    await wf.push("""
+id: adopt
+steps:
+  - {id: f, type: python, callable: tests.workflow.steps:flaky, params: {succeed_on: 2}, retry: {user: 1, backoff: 1}}
+""")
+    first = Engine(wf.store)
+    task = asyncio.create_task(first.run())
+    handle = await start_run(wf.store, "adopt")
+    await wf.step_status(handle, "f", "WAITING_RETRY")
+    first.stop()
+    await asyncio.gather(task, return_exceptions=True)
+    second = Engine(wf.store)  # knows nothing of the run; no event will come for it
+    assert await second.adopt() == 1
+    task = asyncio.create_task(second.run())
+    try:
+        assert (await handle.wait(timeout=30)).status is RunStatus.SUCCEEDED
+    finally:
+        second.stop()
+        await asyncio.gather(task, return_exceptions=True)

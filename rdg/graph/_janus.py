@@ -47,7 +47,7 @@ def types = [String: String, Integer: Integer, Long: Long, Float: Float, Double:
 def mgmt = graph.openManagement()
 def changed = []
 def conflicts = []
-def reindex = []
+def pending = []
 try {
   props.each { name, type ->
     def pk = mgmt.getPropertyKey(name)
@@ -79,24 +79,36 @@ try {
     def idx = mgmt.getGraphIndex(name)
     if (idx == null) {
       def pk = mgmt.getPropertyKey(lk[1])
-      if (!newKeys.contains(lk[1]) && !changed.contains('create property ' + lk[1] + ' ' + props[lk[1]])) { reindex << name }
+      if (!changed.contains('create property ' + lk[1] + ' ' + props[lk[1]])) { pending << name }
       mgmt.buildIndex(name, org.apache.tinkerpop.gremlin.structure.Vertex.class).addKey(pk).indexOnly(mgmt.getVertexLabel(lk[0])).buildCompositeIndex()
       changed << ('create composite index ' + name + ' on ' + lk[0] + '.' + lk[1])
     } else {
       def keys = idx.getFieldKeys().collect { it.name() }
       if (keys != [lk[1]]) { conflicts << ('index ' + name + ' exists on ' + keys + ', the model wants [' + lk[1] + ']') }
+      else if (idx.getIndexStatus(idx.getFieldKeys()[0]) != SchemaStatus.ENABLED) { pending << name }
     }
   }
-  if (conflicts) { mgmt.rollback(); return [[changed: [], conflicts: conflicts]] }
+  if (conflicts) { mgmt.rollback(); return [[changed: [], conflicts: conflicts, pending: []]] }
   mgmt.commit()
 } catch (Exception e) { try { mgmt.rollback() } catch (Exception ignored) {}; throw e }
-reindex.each { name ->
-  ManagementSystem.awaitGraphIndexStatus(graph, name).status(SchemaStatus.REGISTERED).timeout(180, java.time.temporal.ChronoUnit.SECONDS).call()
-  def m2 = graph.openManagement()
-  m2.updateIndex(m2.getGraphIndex(name), SchemaAction.REINDEX).get()
-  m2.commit()
+[[changed: changed, conflicts: [], pending: pending]]  // a list: Gremlin Server would unroll a bare map
+"""
+
+_ENABLE_SCRIPT = """
+import org.janusgraph.core.schema.SchemaAction
+import org.janusgraph.core.schema.SchemaStatus
+import org.janusgraph.graphdb.database.management.ManagementSystem
+import java.time.temporal.ChronoUnit
+def status = { def m = graph.openManagement(); def i = m.getGraphIndex(name); def s = i.getIndexStatus(i.getFieldKeys()[0]); m.rollback(); s }
+def before = status()
+if (before == SchemaStatus.INSTALLED) {
+  def m = graph.openManagement(); m.updateIndex(m.getGraphIndex(name), SchemaAction.REGISTER_INDEX).get(); m.commit()
+  ManagementSystem.awaitGraphIndexStatus(graph, name).status(SchemaStatus.REGISTERED).timeout(20, ChronoUnit.SECONDS).call()
 }
-[[changed: changed, conflicts: []]]  // a list: Gremlin Server would unroll a bare map
+if (status() == SchemaStatus.REGISTERED) {
+  def m = graph.openManagement(); m.updateIndex(m.getGraphIndex(name), SchemaAction.REINDEX).get(); m.commit()
+}
+[[before.toString(), status().toString()]]
 """
 
 _SHOW_SCRIPT = """
@@ -289,7 +301,18 @@ class JanusBackend:
         if result.get("conflicts"):
             raise ConflictError("the graph's schema conflicts with the model: " + "; ".join(result["conflicts"]),
                                 hint="JanusGraph cannot change a property's type or an index's keys; rename them")
-        return list(result.get("changed", []))
+        changed = list(result.get("changed", []))
+        for name in result.get("pending", []):
+            # An index on a key that already held data starts INSTALLED: register it, reindex the
+            # existing data, enable it. One request per index, after the schema is committed.
+            log.info("graph janusgraph: enabling index %s (waits for the server to register it)", name)
+            (before, after), = self.query(_ENABLE_SCRIPT, {"name": name}, timeout_ms=60_000)
+            if after == "ENABLED":
+                changed.append(f"enable index {name} (was {before}; existing data reindexed)")
+            else:
+                changed.append(f"index {name} is {after}: the server did not register it within 20 s, so "
+                               "lookups on it scan; run `rdg graph init` on an empty graph before data arrives")
+        return changed
 
     def schema(self) -> dict[str, Any]:
         out = self.query(_SHOW_SCRIPT, {})

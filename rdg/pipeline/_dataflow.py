@@ -1,7 +1,7 @@
 """Compile one pipeline of the spec into ONE Bytewax dataflow.
 
-``source -> decode -> normalize -> enrich -> graph_map -> shard -> dedup (collect per shard in a
-short window) -> coalesce -> upsert``; every step's bad events leave through one ``errors``
+``source -> decode -> normalize -> enrich -> graph_map -> shard -> dedup (a window per shard that
+closes ``window`` after its first write) -> coalesce -> upsert``; every step's bad events leave through one ``errors``
 branch into the ``dead_letter`` sink. Step ids are ``<pipeline>.<step>`` (the flow id is the
 pipeline name).
 """
@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from datetime import timedelta
+import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import bytewax.operators as op
 from bytewax.dataflow import Dataflow
+from bytewax.operators import StatefulLogic
 
 from rdg.config import Settings
 from rdg.graph import EdgeLabel, GraphModel, VertexLabel
@@ -25,7 +27,45 @@ from rdg.pipeline._sources import JsonlSource, kafka_to_raw
 from rdg.pipeline._steps import DeadLetter, PipelineSteps, coalesce, shard_of
 from rdg.spec import DeadLetterSpec, GraphSpec, PipelinesSpec
 
-__all__ = ["CompiledPipeline", "compile_pipeline", "default_dead_letter", "pipeline_dir", "to_graph_model"]
+__all__ = ["CompiledPipeline", "WindowBatcher", "compile_pipeline", "default_dead_letter", "pipeline_dir",
+           "to_graph_model"]
+
+
+class WindowBatcher(StatefulLogic[Any, list[Any], tuple[list[Any], float | None]]):
+    """Collect items for at most ``window`` after the FIRST one (or ``max_size`` items), then emit.
+
+    Bytewax's own ``collect`` restarts its timeout on every item (an inactivity timeout), so a
+    steady stream would never be flushed until ``max_size``; a dedup window must close on time.
+
+    >>> b = WindowBatcher(timedelta(seconds=60), 2, None)
+    >>> b.on_item("a"), b.on_item("b")
+    (([], False), ((['a', 'b'],), True))
+    """
+
+    def __init__(self, window: timedelta, max_size: int, resume: tuple[list[Any], float | None] | None) -> None:
+        self.window = window.total_seconds()
+        self.max_size = max_size
+        self.acc, self.deadline = (list(resume[0]), resume[1]) if resume else ([], None)
+
+    def on_item(self, value: Any) -> tuple[Any, bool]:
+        if not self.acc:
+            self.deadline = time.time() + self.window
+        self.acc.append(value)
+        if len(self.acc) >= self.max_size:
+            return (self.acc,), StatefulLogic.DISCARD
+        return [], StatefulLogic.RETAIN
+
+    def on_notify(self) -> tuple[Any, bool]:
+        return ((self.acc,) if self.acc else ()), StatefulLogic.DISCARD
+
+    def on_eof(self) -> tuple[Any, bool]:
+        return ((self.acc,) if self.acc else ()), StatefulLogic.DISCARD
+
+    def notify_at(self) -> datetime | None:
+        return datetime.fromtimestamp(self.deadline, timezone.utc) if self.deadline is not None else None
+
+    def snapshot(self) -> tuple[list[Any], float | None]:
+        return (list(self.acc), self.deadline)  # writes are frozen records: a shallow copy is enough
 
 
 def to_graph_model(graph: GraphSpec) -> GraphModel:
@@ -151,7 +191,8 @@ def compile_pipeline(spec: PipelinesSpec, name: str, *, settings: Settings, even
     writes = op.flatten("writes", split.falses)
     shards = pipeline.dedup.shards
     keyed = op.key_on("shard", writes, lambda w: shard_of(w, shards))
-    batches = op.collect("dedup", keyed, timedelta(milliseconds=pipeline.dedup.window_ms), pipeline.dedup.max_batch)
+    window, max_batch = timedelta(milliseconds=pipeline.dedup.window_ms), pipeline.dedup.max_batch
+    batches = op.stateful("dedup", keyed, lambda resume: WindowBatcher(window, max_batch, resume))
     coalesced = op.map("coalesce", batches, lambda kv: coalesce(kv[1]))
     dead_spec = dead_letter or pipeline.dead_letter or default_dead_letter(settings, name)
     op.output("upsert", coalesced, GraphSink(opener or default_opener(settings), dead_spec, kafka_config, metrics, name))

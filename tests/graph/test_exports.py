@@ -1,0 +1,13 @@
+"""The public surface of rdg.graph, pinned (names others code against)."""
+
+import rdg.graph
+
+
+def test_graph_exports() -> None:
+    assert sorted(rdg.graph.__all__) == sorted([
+        "EdgeLabel", "EdgeWrite", "EmbeddedUnsupportedError", "Endpoint", "Graph", "GraphModel", "PropertyType",
+        "Schema", "UpsertResult", "VertexLabel", "VertexWrite", "connect", "desired", "queries", "write_ceiling",
+    ])
+    for name in rdg.graph.__all__:
+        assert getattr(rdg.graph, name) is not None
+    assert {"journey", "neighbors", "path"} <= set(rdg.graph.queries.__all__)

@@ -3,7 +3,8 @@
 ``_model``: the state machine (pure). ``_store``: KV state with compare-and-set, broadcast.
 ``_scheduler``: fires transitions at their times. ``_recommend`` + ``_api``: prefetch from the
 graph over HTTP. ``_gateway``: one NATS subscription fanned out over WebSocket; ``_device``: what
-a device holds and shows.
+a device holds and shows. ``_simulate``: a device fleet that measures all of it.
+``_ops``: blocking one-call-per-verb functions behind ``rdg live``.
 """
 
 from rdg.live._api import PrefetchService, create_app, jittered_max_age
@@ -25,6 +26,7 @@ from rdg.live._model import (
 )
 from rdg.live._recommend import GraphShape, MemberFeatures, Recommendation, Recommender, content_map
 from rdg.live._scheduler import Scheduler, next_due
+from rdg.live._simulate import SimConfig, SimResult, compare, simulate
 from rdg.live._store import EventStore, LiveNames
 
 __all__ = [
@@ -50,12 +52,16 @@ __all__ = [
     "LiveNames",
     "ScheduleError",
     "Scheduler",
+    "SimConfig",
+    "SimResult",
     "Stage",
     "State",
     "apply",
     "check_event_id",
+    "compare",
     "new_event",
     "next_due",
     "parse_duration",
     "parse_time",
+    "simulate",
 ]

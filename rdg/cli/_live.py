@@ -309,10 +309,12 @@ def gateway(ctx: click.Context, host: str, port: int, namespace: str) -> None:
 @click.option("--naive", is_flag=True, help="No prefetch: every device fetches when the event starts.")
 @click.option("--compare", is_flag=True, help="Run prefetch and naive back to back and report the ratio.")
 @click.option("--png", "png", default="live-simulation.png", show_default=True, help="Where to draw the plot.")
+@click.option("--no-png", "no_png", is_flag=True, help="Do not draw the plot (no matplotlib needed).")
 @_JSON
 @click.pass_context
 def simulate(ctx: click.Context, devices: int, gateways: int, workers: int, conns: int | None, members: int,
-             browse_s: float, late_fraction: float, naive: bool, compare: bool, png: str, as_json: bool) -> None:
+             browse_s: float, late_fraction: float, naive: bool, compare: bool, png: str, no_png: bool,
+             as_json: bool) -> None:
     """Simulate a device fleet: prefetch while browsing, one broadcast, measure every device.
 
     Starts its own prefetch API and gateways (free ports, a temporary namespace) against the
@@ -333,10 +335,10 @@ def simulate(ctx: click.Context, devices: int, gateways: int, workers: int, conn
     else:
         runs = [sim.simulate(cfg)]
         out = {runs[0].mode: runs[0]}
-    sim.plot(runs, png)
+    png_path = None if no_png else sim.plot(runs, png)
     if as_json:
         body = {k: (v.summary() if isinstance(v, sim.SimResult) else v) for k, v in out.items()}
-        click.echo(json.dumps({**body, "png": png}, indent=2))
+        click.echo(json.dumps({**body, "png": png_path}, indent=2))
         return
     click.echo(f"{'MODE':<9} {'DEVICES':>8} {'UPDATED':>8} {'P50 MS':>8} {'P99 MS':>8} {'MAX MS':>8} "
                f"{'MISSES':>7} {'SERVED PEAK/S @START':>21} {'WANTED PEAK/S @START':>21} {'CONNS':>6}")
@@ -346,4 +348,5 @@ def simulate(ctx: click.Context, devices: int, gateways: int, workers: int, conn
                    f"{r.offered_peak_rps_at_start:>21.0f} {r.connections:>6}")
     if compare:
         click.echo(f"origin peak ratio (prefetch / naive): {out['origin_peak_ratio']:.4f}")
-    click.echo(f"plot: {png}")
+    if png_path:
+        click.echo(f"plot: {png_path}")

@@ -39,7 +39,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rdg.errors import RdgError, ServerError
+from rdg.errors import EnvironmentMissingError, RdgError, ServerError
 
 __all__ = ["SimConfig", "SimResult", "build_member_graph", "compare", "plot", "simulate"]
 
@@ -456,7 +456,11 @@ def compare(cfg: SimConfig) -> dict[str, Any]:
 
 def plot(results: list[SimResult], path: str) -> str:
     """Draw the latency distribution and the origin request rate of each run into one PNG."""
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError as err:
+        raise EnvironmentMissingError("drawing the simulation needs matplotlib",
+                                      hint="pip install 'rdg[bench]', or pass --no-png") from err
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

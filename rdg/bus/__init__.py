@@ -5,8 +5,14 @@
 
 from rdg.bus._admin import connect, ensure_kv, ensure_stream
 from rdg.bus._kv import kv_cas, kv_create, kv_get
-from rdg.bus._broadcast import ensure_broadcast_stream, last_json, publish_json, subscribe_latest
+from rdg.bus._broadcast import (
+    LatestSubscription,
+    ensure_broadcast_stream,
+    last_json,
+    publish_json,
+    subscribe_latest,
+)
 
 __all__ = ["connect", "ensure_kv", "ensure_stream"]
-__all__ += ["ensure_broadcast_stream", "last_json", "publish_json", "subscribe_latest"]
+__all__ += ["LatestSubscription", "ensure_broadcast_stream", "last_json", "publish_json", "subscribe_latest"]
 __all__ += ["kv_cas", "kv_create", "kv_get"]

@@ -26,7 +26,7 @@ from rdg.errors import RetryableError
 
 log = logging.getLogger("rdg.bus")
 
-__all__ = ["ensure_broadcast_stream", "publish_json", "subscribe_latest", "last_json"]
+__all__ = ["LatestSubscription", "ensure_broadcast_stream", "last_json", "publish_json", "subscribe_latest"]
 
 
 async def ensure_broadcast_stream(js: JetStreamContext, name: str, subjects: list[str], *,
@@ -73,31 +73,59 @@ async def publish_json(js: JetStreamContext, subject: str, payload: dict[str, An
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+class LatestSubscription:
+    """What :func:`subscribe_latest` returns: the subscription and how far it has read."""
+
+    def __init__(self, js: JetStreamContext, stream: str) -> None:
+        self.js = js
+        self.stream = stream
+        self.sub: Any = None
+        self.last_stream_seq = 0
+        """Stream sequence of the newest message whose callback has finished."""
+
+    async def caught_up(self, timeout: float = 10.0) -> bool:
+        """Wait until every message in the stream right now has been handed to the callback.
+
+        Returns False if that took longer than ``timeout`` (the subscription keeps going).
+        """
+        target = (await self.js.stream_info(self.stream)).state.last_seq
+        deadline = asyncio.get_running_loop().time() + timeout
+        while self.last_stream_seq < target:
+            if asyncio.get_running_loop().time() > deadline:
+                return False
+            await asyncio.sleep(0.01)
+        return True
+
+    async def unsubscribe(self) -> None:
+        """Stop the subscription."""
+        await self.sub.unsubscribe()
+
+
 async def subscribe_latest(js: JetStreamContext, subject: str, stream: str,
-                           callback: Callable[[str, dict[str, Any]], Awaitable[None]]) -> Any:
+                           callback: Callable[[str, dict[str, Any]], Awaitable[None]]) -> LatestSubscription:
     """Call ``callback(subject, payload)`` for the latest message of every subject, then each new one.
 
     One ordered push consumer (it recreates itself after a gap or a reconnect). Messages that
-    are not JSON objects are logged and skipped.
-
-    Returns:
-        The subscription (``await sub.unsubscribe()`` to stop).
+    are not JSON objects are logged and skipped. ``await (await subscribe_latest(...)).caught_up()``
+    returns once the latest state of every subject has been handed over.
     """
+    holder = LatestSubscription(js, stream)
 
     async def _on(msg: Any) -> None:
         try:
             payload = json.loads(msg.data)
         except ValueError:
-            log.warning("skipping non-JSON message on %s", msg.subject)
-            return
-        if not isinstance(payload, dict):
-            log.warning("skipping non-object message on %s", msg.subject)
-            return
-        await callback(msg.subject, payload)
+            payload = None
+        if isinstance(payload, dict):
+            await callback(msg.subject, payload)
+        else:
+            log.warning("skipping a message on %s that is not a JSON object", msg.subject)
+        holder.last_stream_seq = max(holder.last_stream_seq, msg.metadata.sequence.stream)
 
-    return await js.subscribe(subject, stream=stream, cb=_on, ordered_consumer=True,
-                              deliver_policy=DeliverPolicy.LAST_PER_SUBJECT, idle_heartbeat=2.0,
-                              flow_control=True, inactive_threshold=300.0)
+    holder.sub = await js.subscribe(subject, stream=stream, cb=_on, ordered_consumer=True,
+                                    deliver_policy=DeliverPolicy.LAST_PER_SUBJECT, idle_heartbeat=2.0,
+                                    flow_control=True, inactive_threshold=300.0)
+    return holder
 
 
 async def last_json(js: JetStreamContext, stream: str, subject: str) -> dict[str, Any] | None:

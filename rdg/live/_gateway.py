@@ -88,6 +88,8 @@ class Gateway:
         js = self.nc.jetstream()
         await ensure_broadcast_stream(js, self.names.stream, [self.names.wildcard])
         self._sub = await subscribe_latest(js, self.names.wildcard, self.names.stream, self._on_broadcast)
+        if not await self._sub.caught_up():  # serve no device an empty snapshot while catching up
+            log.warning("gateway still catching up with %s after 10s; serving anyway", self.names.stream)
         self._server = await serve(self._handle, self.host, self.port, max_size=4096, ping_interval=20,
                                    ping_timeout=20, process_request=self._http, compression=None)
         self.port = self._server.sockets[0].getsockname()[1]

@@ -28,12 +28,13 @@ from typing import Callable, Iterator, Mapping, Sequence
 from rdg.config import Settings
 from rdg.errors import ConfigError, RdgError
 from rdg.stack import _janusgraph, _kafka, _nats
-from rdg.stack._plan import Plan, PortSpec
+from rdg.stack._plan import HOST, Plan, PortSpec
 from rdg.stack._process import (
     ProcessInfo,
     check_port_free,
     free_port,
     is_ours,
+    port_in_use,
     read_state,
     spawn,
     stop,
@@ -234,19 +235,38 @@ def down(settings: Settings, *, only: str | Sequence[str] | None = None,
     return result
 
 
+def _external(settings: Settings, name: str, home: Path) -> ServerStatus | None:
+    """A healthy server on the configured port that ``rdg stack up`` did not start, if any."""
+    port = {"nats": settings.nats_port, "kafka": settings.kafka_port, "janusgraph": settings.janusgraph_port}[name]
+    ports = {spec.role: spec.port for spec in _port_specs(name, port)}
+    url = {"nats": f"nats://{HOST}:{port}", "kafka": f"{HOST}:{port}", "janusgraph": f"ws://{HOST}:{port}/gremlin"}[name]
+    probe = ProcessInfo(name=name, pid=0, url=url, home=str(home), ports=ports)
+    if not port_in_use(port) or not _healthy(probe):
+        return None
+    return ServerStatus(name, "healthy", url, None, None, str(home), "not started by rdg stack")
+
+
 def status(settings: Settings, *, only: str | Sequence[str] | None = None) -> list[ServerStatus]:
-    """Whether each server is running and answering a real request."""
+    """Whether each server is running and answering a real request.
+
+    A server that ``rdg stack up`` did not start but that answers on the configured port
+    (another ``stack_dir``, Docker, a system service) shows as healthy, "not started by rdg stack".
+    """
     rows = []
     for name in parse_only(only):
         home = _home(settings, name)
         info = read_state(home)
-        if info is None:
-            rows.append(ServerStatus(name, "never started", None, None, None, str(home)))
+        if info is None or not is_ours(info.pid, info.home):
+            external = _external(settings, name, home)
+            if external is not None:
+                rows.append(external)
+            elif info is None:
+                rows.append(ServerStatus(name, "never started", None, None, None, str(home)))
+            else:
+                detail = ", ".join(f"{k} {v}" for k, v in sorted(info.extra.items()))
+                rows.append(ServerStatus(name, "stopped", info.url, None, None, info.home, detail))
             continue
         detail = ", ".join(f"{k} {v}" for k, v in sorted(info.extra.items()))
-        if not is_ours(info.pid, info.home):
-            rows.append(ServerStatus(name, "stopped", info.url, None, None, info.home, detail))
-            continue
         state = "healthy" if _healthy(info) else "unhealthy"
         rows.append(ServerStatus(name, state, info.url, info.pid, time.time() - info.started_at, info.home, detail))
     return rows

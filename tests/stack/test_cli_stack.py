@@ -19,8 +19,11 @@ pytestmark = pytest.mark.timeout(240)
 
 
 def _rdg(*args: str, stack_dir: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run ``rdg`` with its own stack folder and free default ports (never the dev servers')."""
     base = {k: v for k, v in os.environ.items() if not k.startswith("RDG_")}
     base["RDG_STACK_DIR"] = str(stack_dir)
+    for name in ("NATS", "KAFKA", "JANUSGRAPH"):
+        base[f"RDG_{name}_PORT"] = str(free_port())
     return subprocess.run([sys.executable, "-m", "rdg", *args], capture_output=True, text=True,
                           env={**base, **(env or {})}, timeout=230, check=False)
 
@@ -40,18 +43,20 @@ def _ports() -> list[str]:
 
 @pytest.mark.integration
 def test_up_status_down_leaves_nothing_running(stack_dir: Path) -> None:
-    done = _rdg("stack", "up", *_ports(), stack_dir=stack_dir)
+    ports = {"RDG_NATS_PORT": str(free_port()), "RDG_KAFKA_PORT": str(free_port()),
+             "RDG_JANUSGRAPH_PORT": str(free_port())}
+    done = _rdg("stack", "up", stack_dir=stack_dir, env=ports)
     try:
         assert done.returncode == 0, done.stderr
         for name in ("nats", "kafka", "janusgraph"):
             assert f"{name} is healthy" in done.stderr
-        status = _rdg("stack", "status", "--json", stack_dir=stack_dir)
+        status = _rdg("stack", "status", "--json", stack_dir=stack_dir, env=ports)
         rows = json.loads(status.stdout)
         assert status.returncode == 0
         assert [(r["name"], r["state"]) for r in rows] == [
             ("nats", "healthy"), ("kafka", "healthy"), ("janusgraph", "healthy")]
         assert "version 4.1.2" in rows[1]["detail"] and "backend inmemory" in rows[2]["detail"]
-        again = _rdg("stack", "up", *_ports(), stack_dir=stack_dir)
+        again = _rdg("stack", "up", *_ports(), stack_dir=stack_dir)  # other ports: still "already running"
         assert again.returncode == 0 and again.stderr.count("already running") == 3
         for name in ("nats", "kafka", "janusgraph"):
             assert (stack_dir / "run" / name / "server.log").stat().st_size > 0
@@ -62,9 +67,17 @@ def test_up_status_down_leaves_nothing_running(stack_dir: Path) -> None:
     assert down.returncode == 0, down.stderr
     assert down.stdout.count("stopped") == 3
     assert pids and not any(pid_alive(pid) for pid in pids)
-    status = _rdg("stack", "status", stack_dir=stack_dir)
+    status = _rdg("stack", "status", stack_dir=stack_dir, env=ports)
     assert status.returncode == 1
     assert status.stdout.count("stopped") == 3
+
+
+@pytest.mark.integration
+def test_status_shows_a_healthy_server_that_rdg_did_not_start(stack_dir: Path, gremlin_url: str) -> None:
+    port = gremlin_url.rsplit(":", 1)[1].split("/")[0]
+    done = _rdg("stack", "status", "--only", "janusgraph", stack_dir=stack_dir, env={"RDG_JANUSGRAPH_PORT": port})
+    assert done.returncode == 0, done.stdout
+    assert "healthy" in done.stdout and "not started by rdg stack" in done.stdout
 
 
 def test_unknown_server_name_suggests_the_right_one(stack_dir: Path) -> None:

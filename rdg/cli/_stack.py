@@ -64,6 +64,11 @@ def up(ctx: click.Context, only: str | None, backend: str | None, nats_port: int
     _echo(f"ready in {time.monotonic() - began:.1f}s")
     for info in infos:
         click.echo(f"{info.name:<11} {info.url:<32} pid {info.pid}")
+    wanted = {"janusgraph": ("gremlin_url", "RDG_GREMLIN_URL"), "kafka": ("kafka_bootstrap", "RDG_KAFKA_BOOTSTRAP"),
+              "nats": ("nats_url", "RDG_NATS_URL")}
+    exports = [f"{wanted[i.name][1]}={i.url}" for i in infos if getattr(settings, wanted[i.name][0]) != i.url]
+    if exports:
+        _echo(f"point rdg at them: export {' '.join(exports)}")
 
 
 @stack.command("down")

@@ -50,6 +50,7 @@ def test_up_status_down_leaves_nothing_running(stack_dir: Path) -> None:
         assert done.returncode == 0, done.stderr
         for name in ("nats", "kafka", "janusgraph"):
             assert f"{name} is healthy" in done.stderr
+        assert f"RDG_GREMLIN_URL=ws://127.0.0.1:{ports['RDG_JANUSGRAPH_PORT']}/gremlin" in done.stderr
         status = _rdg("stack", "status", "--json", stack_dir=stack_dir, env=ports)
         rows = json.loads(status.stdout)
         assert status.returncode == 0

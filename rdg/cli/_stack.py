@@ -37,7 +37,7 @@ def stack() -> None:
 @click.option("--janusgraph-port", type=click.IntRange(1, 65535), default=None, help="JanusGraph Gremlin port.")
 @click.option("--timeout", type=click.FloatRange(1, 3600), default=180, show_default=True,
               help="Seconds to wait for each server to answer.")
-@click.option("--fresh", is_flag=True, help="Delete the servers' data first (keeps the jar cache).")
+@click.option("--fresh", is_flag=True, help="Delete the data of the servers it starts (keeps the jar cache; running ones are left alone).")
 @click.option("--json", "as_json", is_flag=True, help="Print the started servers as JSON.")
 @click.pass_context
 def up(ctx: click.Context, only: str | None, backend: str | None, nats_port: int | None,

@@ -129,11 +129,8 @@ async def test_bad_requests_get_clear_errors(http: httpx.AsyncClient) -> None:
 async def test_recommendations_from_janusgraph(gremlin_url: str) -> None:
     suffix = "-" + uuid.uuid4().hex[:8]
     with connect(gremlin_url) as graph:
-        g = graph.g  # written with plain bytecode here: only the read path is under test
-        g.add_v("profile").property("profile_id", f"p1{suffix}").as_("p") \
-            .add_v("title").property("title_id", f"t-derby{suffix}").property("genre", "football").as_("t") \
-            .add_v("live_event").property("live_event_id", f"le-cup{suffix}").property("sport", "football").as_("l") \
-            .add_e("watched").from_("p").to("t").add_e("viewed_live").from_("p").to("l").iterate()
+        result = graph.upsert(_journeys(suffix))  # the same writes the pipelines make
+        assert not result.failed
         recs = Recommender(graph.g).rank(f"p1{suffix}", _events(suffix))
     assert [r.event.event_id for r in recs] == ["final", "gala"]
     assert recs[0].score >= 5 and recs[1].score == 0

@@ -22,7 +22,9 @@ from dataclasses import asdict
 from typing import Any
 
 from rdg.errors import ConflictError, NotFoundError, RdgError
-from rdg.spec import ExpressionError, FailureMode, RunStrategy, StepSpec, StepType, WorkflowSpec, evaluate, render
+from rdg.spec import (
+    ExpressionError, FailureMode, RunStrategy, StepSpec, StepType, WorkflowSpec, evaluate, render, templates,
+)
 from rdg.workflow._models import (
     RUN_TERMINAL, STEP_COMPLETE, STEP_FAILED, STEP_NON_TERMINAL, RunRecord, RunStatus, StepRecord, StepStatus, now,
 )
@@ -86,6 +88,7 @@ class Engine:
         self._cache: OrderedDict[str, _RunState] = OrderedDict()
         self._ancestors: dict[int, dict[str, list[str]]] = {}
         self._dependents: dict[int, dict[str, list[int]]] = {}
+        self._expr_steps: dict[int, bool] = {}
         self._timers: dict[str, float] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._pages: OrderedDict[str, Any] = OrderedDict()
@@ -455,11 +458,12 @@ class Engine:
     async def _start_ready(self, st: _RunState, candidates: list[StepSpec] | None = None) -> set[str]:
         progressed: set[str] = set()
         names: dict[str, Any] | None = None
+        names_full = False
         for step in (st.spec.steps if candidates is None else candidates):
             rec, _ = st.steps[step.id]
             if rec.status is StepStatus.WAITING_RETRY:
                 if (rec.retry_at or 0) <= now():
-                    names = names or self._names(st)
+                    names, names_full = self._names(st), True
                     await self._start(st, step, names)
                     progressed.add(step.id)
                 else:
@@ -478,7 +482,9 @@ class Engine:
             if (rec.breakpoint or step.breakpoint) and not rec.released:
                 await self._set_step(st, step.id, status=StepStatus.PAUSED, breakpoint=True)
                 continue
-            names = names or self._names(st)
+            need = self._reads_state(step)
+            if names is None or (need and not names_full):
+                names, names_full = self._names(st, full=need), need
             if step.condition:
                 try:
                     taken = bool(evaluate(step.condition, names))
@@ -492,15 +498,26 @@ class Engine:
                     continue
             await self._start(st, step, names)
             progressed.add(step.id)
-            names = None  # a foreach over nothing may have completed at once
+            names = None  # outputs may have changed (a foreach over nothing completes at once)
         return progressed
 
-    def _names(self, st: _RunState) -> dict[str, Any]:
+    def _names(self, st: _RunState, *, full: bool = True) -> dict[str, Any]:
+        """What expressions may read. ``full=False`` leaves out step outputs (for steps without
+        expressions, so a long chain does not collect every output on every step)."""
+        outputs = {sid: rec.outputs for sid, (rec, _) in st.steps.items() if rec.status in STEP_COMPLETE} if full else {}
         return {
-            "params": st.run.params, "item": st.run.item, "index": st.run.index,
-            "steps": {sid: rec.outputs for sid, (rec, _) in st.steps.items() if rec.status in STEP_COMPLETE},
+            "params": st.run.params, "item": st.run.item, "index": st.run.index, "steps": outputs,
             "run": {"id": st.run.id, "attempt": st.run.attempt, "workflow": st.run.workflow},
         }
+
+    def _reads_state(self, step: StepSpec) -> bool:
+        """Whether a step has any expression (condition, template, foreach/subworkflow fields)."""
+        found = self._expr_steps.get(id(step))
+        if found is None:
+            found = bool(step.condition or step.type in (StepType.FOREACH, StepType.SUBWORKFLOW)
+                         or templates(dict(step.params)) or templates(dict(step.config)))
+            self._expr_steps[id(step)] = found
+        return found
 
     def _ancestors_of(self, spec: WorkflowSpec, step_id: str) -> list[str]:
         table = self._ancestors.get(id(spec))

@@ -19,7 +19,7 @@ from __future__ import annotations
 import enum
 import json
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from rdg.errors import IllegalActionError
@@ -174,8 +174,8 @@ class _Record:
         return cls(**{k: v for k, v in raw.items() if k in known})
 
     def as_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict of every field."""
-        out = asdict(self)  # type: ignore[call-overload]
+        """A JSON-ready dict of every field (shallow: nested values are shared, not copied)."""
+        out = {f.name: getattr(self, f.name) for f in fields(self)}  # type: ignore[arg-type]
         return {k: (v.value if isinstance(v, enum.Enum) else v) for k, v in out.items()}
 
 

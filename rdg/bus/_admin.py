@@ -34,7 +34,11 @@ async def connect(url: str, *, name: str = "rdg", user: str | None = None, passw
         ServerError: The first connection could not be made.
     """
 
+    client: list[Client] = []  # filled once connected; callbacks read it
+
     async def _disconnected() -> None:
+        if client and client[0].is_closed:  # we closed it on purpose: nothing to report
+            return
         log.warning("NATS connection to %s lost; reconnecting", url)
 
     async def _reconnected() -> None:
@@ -44,7 +48,7 @@ async def connect(url: str, *, name: str = "rdg", user: str | None = None, passw
         log.debug("NATS error: %s", err)
 
     try:
-        return await nats.connect(
+        nc = await nats.connect(
             url, name=name, user=user, password=password, connect_timeout=connect_timeout,
             max_reconnect_attempts=-1, reconnect_time_wait=0.5, allow_reconnect=True,
             disconnected_cb=_disconnected, reconnected_cb=_reconnected, error_cb=_error, **options,
@@ -52,6 +56,8 @@ async def connect(url: str, *, name: str = "rdg", user: str | None = None, passw
     except Exception as err:  # nats raises several unrelated types here
         msg = f"cannot connect to NATS at {url}: {err}"
         raise ServerError(msg, hint="start it with `rdg stack up` or set RDG_NATS_URL") from err
+    client.append(nc)
+    return nc
 
 
 async def ensure_stream(js: JetStreamContext, name: str, subjects: list[str], **config: Any) -> None:

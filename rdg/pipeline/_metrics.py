@@ -42,6 +42,8 @@ class Metrics:
         self.offsets: dict[str, int] = {}
         """``topic:partition`` -> next offset to read (for lag)."""
         self.last_write_at: float | None = None
+        self.first_in_at: float | None = None
+        """When the first event was read (``perf_counter``; startup excluded from rates)."""
         self.freshness_ms: deque[float] = deque(maxlen=20_000)
         """Event time -> written (visible), in ms, for the most recent edge writes."""
         self._lock = threading.Lock()
@@ -49,6 +51,8 @@ class Metrics:
     def count_in(self, n: int = 1) -> None:
         """``n`` raw events entered the pipeline."""
         with self._lock:
+            if self.first_in_at is None:
+                self.first_in_at = time.perf_counter()
             self.events_in += n
 
     def count_filtered(self, n: int = 1) -> None:

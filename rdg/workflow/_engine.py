@@ -64,6 +64,8 @@ class _RunState:
         self.spec: WorkflowSpec
         self.steps: dict[str, list[Any]] = {}
         self.inbox: list[tuple[dict[str, Any], asyncio.Future[None]]] = []
+        self.touched = 0.0
+        """When the last event for this run arrived (the reconciliation pass skips busy runs)."""
 
 
 class Engine:
@@ -279,8 +281,8 @@ class Engine:
     async def reconcile(self, run_id: str) -> None:
         """Repair one run: re-send lost dispatches, retry due steps, enforce deadlines."""
         st = self._cache.get(run_id)
-        if st is None:
-            return
+        if st is None or now() - st.touched < self.reconcile_interval:
+            return  # unknown here, or events are flowing: nothing to repair
         async with st.lock:
             await self._reload(st)
             if st.run.status in RUN_TERMINAL:
@@ -308,6 +310,7 @@ class Engine:
             self._evict()
         else:
             self._cache.move_to_end(run_id)
+        st.touched = now()
         if event["t"] == "child":
             await self._handle_child(st, event)
             return

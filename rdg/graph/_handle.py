@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Iterable, Protocol, Sequence
 
 from rdg.errors import RetryableError, ServerError
@@ -165,11 +166,32 @@ class Graph:
         """
         co = coalesce(writes)
         result = UpsertResult(failed=list(co.failed))
-        items: list[CoVertex | CoEdge] = [*co.vertices.values(), *co.edges.values()]
-        # edges after the vertices they need; chunk by batch size
-        for start in range(0, len(items), self.batch_size):
-            self._write(items[start:start + self.batch_size], co, result)
+        vertices: list[CoVertex | CoEdge] = list(co.vertices.values())
+        edges: list[CoVertex | CoEdge] = list(co.edges.values())
+        size = self.batch_size
+        workers = max(1, int(getattr(self._backend, "parallel", 1)))
+        if workers == 1 or len(vertices) + len(edges) <= size:
+            items = vertices + edges  # edges after the vertices they need
+            for start in range(0, len(items), size):
+                self._write(items[start:start + size], co, result)
+            return result
+        # Several requests in flight: first every vertex (chunks are disjoint by identity), then
+        # every edge (each edge in one chunk, its endpoints exist by then), so no two requests
+        # ever create or update the same element.
+        for phase in (vertices, edges):
+            parts = [phase[i:i + size] for i in range(0, len(phase), size)]
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rdg-upsert") as pool:
+                for part_result in pool.map(lambda part: self._write_part(part, co), parts):
+                    result.vertices += part_result.vertices
+                    result.edges += part_result.edges
+                    result.requests += part_result.requests
+                    result.failed.extend(part_result.failed)
         return result
+
+    def _write_part(self, items: Sequence[CoVertex | CoEdge], co: Coalesced) -> UpsertResult:
+        out = UpsertResult()
+        self._write(items, co, out)
+        return out
 
     def _sub(self, items: Sequence[CoVertex | CoEdge], co: Coalesced) -> Coalesced:
         sub = Coalesced()
@@ -225,8 +247,9 @@ class Graph:
                     self._sleep(delay)
                     delay *= 2
         else:
-            raise ServerError(f"graph {self.backend}: giving up after {self.retries + 1} attempts: {last}",
-                              hint="check that the graph server is up (`rdg stack status`)") from last
+            if not getattr(last, "server_responded", False):  # unreachable: nothing to bisect
+                raise ServerError(f"graph {self.backend}: giving up after {self.retries + 1} attempts: {last}",
+                                  hint="check that the graph server is up (`rdg stack status`)") from last
         if len(items) == 1:
             own = [w for w in items[0].writes if isinstance(items[0], CoEdge) or isinstance(w, VertexWrite)]
             for w in own or items[0].writes:

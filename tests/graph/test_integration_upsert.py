@@ -166,3 +166,19 @@ def test_unreachable_server_is_a_clear_error() -> None:
 
     with pytest.raises(ServerError, match="not reachable"):
         connect("ws://127.0.0.1:1/gremlin")
+
+
+def test_many_small_batches_write_the_same_graph(graph: Any, names: Any, dump_of: Callable, tmp_path: Any) -> None:
+    """Chunking (and, on JanusGraph, requests in flight side by side) changes nothing."""
+    from rdg.graph import connect
+
+    writes = batch(names, n=120, seed=11)
+    with connect(str(tmp_path / "reference.sqlite")) as reference:
+        reference.upsert(writes)
+        expected = dump_of(reference)
+    graph.batch_size = 7
+    result = graph.upsert(writes)
+    assert result.failed == [] and result.requests >= -(-(len(expected["vertices"]) + len(expected["edges"])) // 7)
+    assert dump_of(graph) == expected
+    graph.upsert(list(reversed(writes)))
+    assert dump_of(graph) == expected

@@ -115,25 +115,29 @@ def naive_embedded(graph: Any, writes: list[Any]) -> float:
     return len(writes) / (time.perf_counter() - start)
 
 
-def write_rates(graph: Any, *, batched: int, naive: int, batch_size: int | None) -> dict[str, Any]:
-    n = Names()
+def write_rates(graph: Any, *, batched: int, naive: int, batch_size: int | None, rounds: int = 3) -> dict[str, Any]:
+    """Batched vs one-request-per-element, alternated ``rounds`` times (medians): the shared
+    machine's load swings, and alternating exposes both writers to the same swings."""
+    n, n2 = Names(), Names()
     graph.init_schema(n.model())
+    graph.init_schema(n2.model())
     kw = dict(profiles=max(50, batched // 40), devices=max(150, batched // 15), titles=max(100, batched // 20))
-    data = workload(n, batched, **kw)
     if batch_size:
         graph.batch_size = batch_size
-    rate = write_ceiling(graph, data)
-    log(f"{graph.backend}: batched upsert {rate:,.0f} elements/s ({batched} elements, batch {graph.batch_size})")
-    n2 = Names()
-    graph.init_schema(n2.model())
-    data2 = workload(n2, naive, **kw, seed=2)
-    naive_rate = naive_janus(graph, data2) if graph.backend == "janusgraph" else naive_embedded(graph, data2)
-    log(f"{graph.backend}: one request per element {naive_rate:,.0f} elements/s ({naive} elements)")
+    fast, slow = [], []
+    for r in range(rounds):
+        data = workload(n, batched // rounds, **kw, start=r * batched)
+        fast.append(write_ceiling(graph, data))
+        data2 = workload(n2, naive // rounds, **kw, seed=2, start=r * naive)
+        slow.append(naive_janus(graph, data2) if graph.backend == "janusgraph" else naive_embedded(graph, data2))
+        log(f"{graph.backend}: round {r + 1}: batched {fast[-1]:,.0f}/s, one request per element {slow[-1]:,.0f}/s")
+    rate, naive_rate = statistics.median(fast), statistics.median(slow)
     if graph.backend == "janusgraph":
         for names in (n, n2):
             graph.g.V().has_label(*names.labels()).drop().iterate()
     return {"upsert_elements_per_s": round(rate), "naive_elements_per_s": round(naive_rate),
-            "upsert_speedup": round(rate / naive_rate, 1), "batch_size": graph.batch_size}
+            "upsert_speedup": round(rate / naive_rate, 1), "batch_size": graph.batch_size,
+            "speedup_per_round": [round(f / s_, 1) for f, s_ in zip(fast, slow)]}
 
 
 def pct(values: list[float], q: float) -> float:
@@ -279,12 +283,12 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         with connect(str(Path(tmp) / "bench.sqlite")) as emb:
-            result["embedded"] = write_rates(emb, batched=2000 if quick else 5000, naive=200 if quick else 500,
+            result["embedded"] = write_rates(emb, batched=3000 if quick else 6000, naive=300 if quick else 600,
                                              batch_size=args.batch_size)
             result["embedded"].update(query_latency(emb, edges=min(edges, 5_000 if quick else 20_000),
                                                     queries=100 if quick else 300))
     with connect(args.gremlin_url) as jan:
-        result["janusgraph"] = write_rates(jan, batched=2000 if quick else 20_000, naive=200 if quick else 2000,
+        result["janusgraph"] = write_rates(jan, batched=3000 if quick else 30_000, naive=300 if quick else 3000,
                                            batch_size=args.batch_size)
         if private is None:
             result["janusgraph"].update(query_latency(jan, edges=edges, queries=100, url=args.gremlin_url,

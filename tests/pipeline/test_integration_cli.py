@@ -1,0 +1,69 @@
+"""`rdg deploy | status | logs | stop` through the CLI, reading a real Kafka topic."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from rdg.cli import cli
+from rdg.pipeline import generate
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_deploy_status_logs_stop(kafka_bootstrap: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from confluent_kafka import Producer
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    prefix = f"cli{uuid.uuid4().hex[:8]}"
+    admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
+    for f in admin.create_topics([NewTopic(f"{prefix}.{t}", 2, 1) for t in ("games.sessions", "dead-letter")]).values():
+        f.result(30)
+    lines = generate(members=3, seed=2)["games"]
+    producer = Producer({"bootstrap.servers": kafka_bootstrap})
+    for i, line in enumerate(lines):
+        producer.produce(f"{prefix}.games.sessions", line.encode(), partition=i % 2)
+    producer.flush(30)
+    for key, value in {"RDG_TOPIC_PREFIX": prefix, "RDG_STATE_DIR": str(tmp_path / "state"),
+                       "RDG_KAFKA_BOOTSTRAP": kafka_bootstrap, "RDG_GREMLIN_URL": str(tmp_path / "g.sqlite"),
+                       "RDG_DATA": str(ROOT / "rdg" / "data")}.items():
+        monkeypatch.setenv(key, value)
+    runner = CliRunner()
+    spec = str(ROOT / "pipelines.yaml")
+    try:
+        res = runner.invoke(cli, ["deploy", "games", "--spec", spec])
+        assert res.exit_code == 0, res.output
+        assert "games: started (supervisor pid" in res.output
+        again = runner.invoke(cli, ["deploy", "games", "--spec", spec])
+        assert "games: already running" in again.output
+
+        def row() -> dict:
+            out = runner.invoke(cli, ["status", "--json"])
+            assert out.exit_code == 0, out.output
+            return json.loads(out.output)[0]
+
+        deadline = time.monotonic() + 90
+        def done(r: dict) -> bool:
+            return r["events_in"] == len(lines) and r["lag"] == 0 and r["dead_letters"] == 3 and r["written"] > 0
+
+        while time.monotonic() < deadline and not done(row()):
+            time.sleep(0.5)
+        state = row()
+        assert state["running"] and state["events_in"] == len(lines) and state["lag"] == 0
+        assert state["dead_letters"] == 3 and state["written"] > 0 and "dead letter" in state["last_error"]
+        table = runner.invoke(cli, ["status"]).output
+        assert table.splitlines()[0].split()[:4] == ["pipeline", "state", "procs", "restarts"]
+        assert "games     running" in table
+        logs = runner.invoke(cli, ["logs", "games", "-n", "5"])
+        assert logs.exit_code == 0 and "pipeline games running" in logs.output
+    finally:
+        res = runner.invoke(cli, ["stop", "games"])
+    assert res.output.strip() == "stopped: games"
+    assert json.loads(runner.invoke(cli, ["status", "--json", "--no-lag"]).output)[0]["running"] is False

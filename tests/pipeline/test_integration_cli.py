@@ -67,3 +67,27 @@ def test_deploy_status_logs_stop(kafka_bootstrap: str, tmp_path: Path, monkeypat
         res = runner.invoke(cli, ["stop", "games"])
     assert res.output.strip() == "stopped: games"
     assert json.loads(runner.invoke(cli, ["status", "--json", "--no-lag"]).output)[0]["running"] is False
+
+
+def test_run_to_the_end_of_the_topics(kafka_bootstrap: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from confluent_kafka import Producer
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    prefix = f"run{uuid.uuid4().hex[:8]}"
+    admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
+    for f in admin.create_topics([NewTopic(f"{prefix}.{t}", 2, 1) for t in ("games.sessions", "dead-letter")]).values():
+        f.result(30)
+    lines = generate(members=2, seed=3)["games"]
+    producer = Producer({"bootstrap.servers": kafka_bootstrap})
+    for i, line in enumerate(lines):
+        producer.produce(f"{prefix}.games.sessions", line.encode(), partition=i % 2)
+    producer.flush(30)
+    for key, value in {"RDG_TOPIC_PREFIX": prefix, "RDG_STATE_DIR": str(tmp_path / "state"),
+                       "RDG_KAFKA_BOOTSTRAP": kafka_bootstrap, "RDG_GREMLIN_URL": str(tmp_path / "g.sqlite"),
+                       "RDG_DATA": str(ROOT / "rdg" / "data")}.items():
+        monkeypatch.setenv(key, value)
+    res = CliRunner().invoke(cli, ["run", "games", "--spec", str(ROOT / "pipelines.yaml"), "--to-end", "--json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output.strip().splitlines()[-1])
+    assert out["events_in"] == len(lines) and out["dead_letters"] == 3
+    assert out["dead_letter"] == f"{prefix}.dead-letter"  # a Kafka run keeps the spec's Kafka dead-letter topic

@@ -111,8 +111,9 @@ def deploy(spec: PipelinesSpec, names: Iterable[str] | None = None, *, settings:
         if not recovery.exists() or not any(recovery.iterdir()):
             recovery.mkdir(parents=True, exist_ok=True)
             init_db_dir(recovery, max(processes, 1))
-        for old in folder.glob("metrics-*.json"):
-            old.unlink()
+        for old in folder.glob("metrics-*.json"):  # keep 0..N-1 (their offsets carry over), drop the rest
+            if not old.stem.split("-")[-1].isdigit() or int(old.stem.split("-")[-1]) >= processes:
+                old.unlink()
         (folder / "deploy.json").write_text(json.dumps({
             "pipeline": name, "spec": str(Path(spec.file).resolve()), "processes": processes,
             "epoch_interval_s": epoch_interval_s, "settings": settings.as_dict(), "deployed_at": time.time(),

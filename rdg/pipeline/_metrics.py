@@ -140,6 +140,7 @@ class MetricsWriter:
     def start(self) -> "MetricsWriter":
         """Start writing in the background."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.write()  # replace a dead predecessor's file at once
         self._thread.start()
         return self
 

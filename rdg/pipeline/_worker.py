@@ -33,7 +33,12 @@ def main(folder: Path, process_id: int, addresses: str) -> int:
     name = info["pipeline"]
     opener = default_opener(settings)  # the schema was created by `rdg deploy`
     metrics = Metrics(name)
-    writer = MetricsWriter(metrics, folder / f"metrics-{process_id}.json").start()
+    previous = folder / f"metrics-{process_id}.json"
+    try:  # Kafka offsets a predecessor had read: lag stays right after a resume with nothing new
+        metrics.offsets.update(json.loads(previous.read_text()).get("offsets", {}))
+    except (OSError, ValueError):
+        pass
+    writer = MetricsWriter(metrics, previous).start()
     compiled = compile_pipeline(spec, name, settings=settings, opener=opener, metrics=metrics)
     logging.getLogger("rdg.pipeline").info("pipeline %s running (pid %s)", name, os.getpid())
     try:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import time
 import uuid
 from pathlib import Path
@@ -63,6 +65,27 @@ def test_deploy_status_logs_stop(kafka_bootstrap: str, tmp_path: Path, monkeypat
         assert "games     running" in table
         logs = runner.invoke(cli, ["logs", "games", "-n", "5"])
         assert logs.exit_code == 0 and "pipeline games running" in logs.output
+        # a worker dies: the supervisor restarts it, it resumes from recovery
+        sup = state["pid"]
+        (worker,) = Path(f"/proc/{sup}/task/{sup}/children").read_text().split()
+        os.kill(int(worker), signal.SIGKILL)
+        metrics = Path(os.environ["RDG_STATE_DIR"]) / "pipelines" / "games" / "metrics-0.json"
+
+        def restarted() -> bool:
+            try:
+                snap = json.loads(metrics.read_text())
+            except (OSError, ValueError):
+                return False
+            return snap["pid"] != int(worker) and row()["restarts"] == 1 and row()["lag"] == 0
+
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not restarted():
+            time.sleep(0.5)
+        after = row()
+        assert after["running"] and after["restarts"] == 1 and after["lag"] == 0
+        # it resumed from the recovery snapshot instead of reading the topics again from the start
+        assert after["events_in"] < len(lines), after
+        assert "restarting all" in runner.invoke(cli, ["logs", "games"]).output
     finally:
         res = runner.invoke(cli, ["stop", "games"])
     assert res.output.strip() == "stopped: games"

@@ -43,7 +43,7 @@ steps:
       - id: work
         type: python
         callable: tests.workflow.steps:ledger
-        params: {work_s: 0.03}
+        params: {work_s: 0.05}
         retry: {platform: 50}
 """
 
@@ -72,7 +72,7 @@ async def test_kill_9_workers_many_times_every_step_completes_exactly_once(nats_
         handle = await start_run(store, "ledgered", {"ledger": str(tmp_path), "size": STEPS})
         rng = random.Random(7)
         while (await handle.status()) is RunStatus.IN_PROGRESS and kills < 25:
-            await asyncio.sleep(rng.uniform(0.6, 1.4))
+            await asyncio.sleep(rng.uniform(0.25, 0.6))
             victim = rng.randrange(len(workers))
             os.kill(workers[victim].pid, signal.SIGKILL)  # no goodbye: in-flight steps are orphaned
             workers[victim].wait()

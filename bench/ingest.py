@@ -252,6 +252,8 @@ def main() -> None:
                     help="use this JanusGraph (default: start a private, fresh one for the run)")
     ap.add_argument("--kafka", default=os.environ.get("RDG_KAFKA_BOOTSTRAP", "127.0.0.1:9092"))
     ap.add_argument("--no-embedded", action="store_true", help="skip the embedded figures")
+    ap.add_argument("--freshness-rate", type=float, default=None,
+                    help="events/s offered in the freshness phase (default: half the measured pipeline rate)")
     args = ap.parse_args()
     n = args.events or (800 if args.quick else 5000)
     n_naive = args.naive_events or (30 if args.quick else 300)
@@ -311,8 +313,10 @@ def run_janusgraph(args: Any, result: dict[str, Any], tmp: Path, gremlin_url: st
     result.update(events_per_s=round(pipe["events_per_s"], 1), ceiling_events_per_s=round(ceil, 1),
                   naive_events_per_s=round(nai, 1), ingest_vs_ceiling=round(pipe["events_per_s"] / ceil, 3),
                   ingest_vs_naive=round(pipe["events_per_s"] / nai, 2), pipeline=pipe)
-    log(f"freshness at half the pipeline rate ({pipe['events_per_s'] / 2:,.0f} events/s) for {fresh_s:.0f}s")
-    fr = freshness(spec_path, settings, pipe["events_per_s"] / 2, fresh_s, f"bi{run}f")
+    rate = args.freshness_rate or pipe["events_per_s"] / 2
+    log(f"freshness at {rate:,.0f} events/s ({'given' if args.freshness_rate else 'half the pipeline rate'}) "
+        f"for {fresh_s:.0f}s")
+    fr = freshness(spec_path, settings, rate, fresh_s, f"bi{run}f")
     log(f"  writer: p50 {fr['p50_ms']} ms, p99 {fr['p99_ms']} ms; probe: p50 {fr['probe_p50_ms']} ms, "
         f"p99 {fr['probe_p99_ms']} ms over {fr['probes']} probes")
     result.update(freshness_p50_ms=fr["p50_ms"], freshness_p99_ms=fr["p99_ms"], freshness=fr)

@@ -25,6 +25,7 @@ from rdg.errors import IllegalActionError, NotFoundError
 from rdg.pipeline._dataflow import pipeline_dir
 from rdg.pipeline._metrics import read_metrics
 from rdg.spec import PipelinesSpec
+from rdg.stack import pid_alive
 
 __all__ = ["DeployResult", "PipelineStatus", "deploy", "log_path", "read_log", "status", "stop"]
 
@@ -36,26 +37,12 @@ def log_path(settings: Settings, name: str) -> Path:
     return pipeline_dir(settings, name) / LOG_NAME
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie child of ours counts as dead
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().split(") ", 1)[1][:1] != "Z"
-    except OSError:
-        return True
-
-
 def _supervisor_pid(folder: Path) -> int | None:
     try:
         pid = int((folder / "supervisor.pid").read_text().strip())
     except (OSError, ValueError):
         return None
-    return pid if _alive(pid) else None
+    return pid if pid_alive(pid) else None
 
 
 @dataclass
@@ -156,9 +143,9 @@ def stop(names: Iterable[str] | None = None, *, settings: Settings, timeout: flo
         except ProcessLookupError:
             continue
         deadline = time.monotonic() + timeout
-        while _alive(pid) and time.monotonic() < deadline:
+        while pid_alive(pid) and time.monotonic() < deadline:
             time.sleep(0.1)
-        if _alive(pid):
+        if pid_alive(pid):
             try:
                 os.killpg(pid, signal.SIGKILL)
             except ProcessLookupError:

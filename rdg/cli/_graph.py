@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from rdg.cli import settings_from
+from rdg.cli._output import table
 
 _JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 _SPEC = click.option("--spec", "spec_path", default="pipelines.yaml", show_default=True, envvar="RDG_SPEC",
@@ -54,16 +55,10 @@ def _plain(value: Any) -> Any:
 
 
 def _table(rows: list[list[Any]], header: list[str]) -> str:
-    def cell(c: Any) -> str:
-        if c is None:
-            return ""
-        return c if isinstance(c, str) else json.dumps(c, ensure_ascii=False, default=str)
+    def cell(c: Any) -> Any:  # values that are not text (maps, lists) print as JSON
+        return c if c is None or isinstance(c, str) else json.dumps(c, ensure_ascii=False, default=str)
 
-    cells = [header] + [[cell(c) for c in row] for row in rows]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+    return table([[cell(c) for c in row] for row in rows], header)
 
 
 def _echo_results(results: list[Any], as_json: bool) -> None:

@@ -13,18 +13,11 @@ from typing import Any
 import click
 
 from rdg.cli import settings_from
+from rdg.cli._output import table
 
 _SPEC = click.option("--spec", "spec_path", default="pipelines.yaml", show_default=True, envvar="RDG_SPEC",
                      type=click.Path(dir_okay=False), help="The pipelines spec file.")
 _JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
-
-
-def _table(rows: list[list[Any]], header: list[str]) -> str:
-    cells = [[str(c) for c in header]] + [[("" if c is None else str(c)) for c in row] for row in rows]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
 
 
 def _progress_printer(enabled: bool) -> Any:
@@ -183,7 +176,7 @@ def demo(ctx: click.Context, spec_path: str, data: str | None, member: str, as_j
         return
     rows = [[r.pipeline, r.events_in, r.filtered, r.dead_letters, r.vertices, r.edges, f"{r.seconds:.2f}s"]
             for r in result.runs]
-    click.echo(_table(rows, ["pipeline", "events", "filtered", "dead-lettered", "vertex writes", "edge writes", "time"]))
+    click.echo(table(rows, ["pipeline", "events", "filtered", "dead-lettered", "vertex writes", "edge writes", "time"]))
     click.echo("")
     click.echo(f"graph {result.graph}:")
     click.echo("  vertices: " + ", ".join(f"{k} {v}" for k, v in result.vertices.items()))
@@ -269,9 +262,9 @@ def status(ctx: click.Context, pipelines: tuple[str, ...], no_lag: bool, as_json
     if not rows:
         click.echo("no pipelines deployed (start them with: rdg deploy)")
         return
-    table = [[r.pipeline, "running" if r.running else "stopped", r.processes, r.restarts, r.events_in, r.written,
-              r.dead_letters, "?" if r.lag is None else r.lag, (r.last_error or "")[:60]] for r in rows]
-    click.echo(_table(table, ["pipeline", "state", "procs", "restarts", "in", "written", "dead", "lag", "last error"]))
+    rows = [[r.pipeline, "running" if r.running else "stopped", r.processes, r.restarts, r.events_in, r.written,
+             r.dead_letters, "?" if r.lag is None else r.lag, (r.last_error or "")[:60]] for r in rows]
+    click.echo(table(rows, ["pipeline", "state", "procs", "restarts", "in", "written", "dead", "lag", "last error"]))
 
 
 @click.command("stop")

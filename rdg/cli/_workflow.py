@@ -16,6 +16,7 @@ from typing import Any, Awaitable, Callable
 import click
 
 from rdg.cli import settings_from
+from rdg.cli._output import table
 
 _JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 _PREFIX = click.option("--prefix", default="rdg", show_default=True, envvar="RDG_WORKFLOW_PREFIX",
@@ -61,14 +62,6 @@ def _when(ts: float | None) -> str:
     if not ts:
         return ""
     return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%H:%M:%S.%f")[:-3]
-
-
-def _table(rows: list[list[Any]], header: list[str]) -> str:
-    cells = [header] + [["" if c is None else str(c) for c in row] for row in rows]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
 
 
 def _emit(data: Any, as_json: bool, text: Callable[[], str]) -> None:
@@ -159,7 +152,7 @@ def list_(ctx: click.Context, prefix: str, as_json: bool) -> None:
       rdg workflow list --json
     """
     out = _with_store(ctx, prefix, lambda store: store.list_definitions())
-    _emit(out, as_json, lambda: _table(
+    _emit(out, as_json, lambda: table(
         [[d["id"], d["version"], d["steps"], ",".join(d["cron"]), ",".join(d["signals"]), d["description"]]
          for d in out], ["workflow", "version", "steps", "cron", "signals", "description"]) if out
         else "no workflows (push one with `rdg workflow push FILE`)")
@@ -234,7 +227,7 @@ def status(ctx: click.Context, run_id: str, prefix: str, as_json: bool) -> None:
                 extra = s["error"][:80]
             rows.append([name, s["type"], s["status"], s["attempt"], _when(s["started_at"]), _when(s["ended_at"]),
                          "" if s["duration_s"] is None else f"{s['duration_s']:.3f}s", extra])
-        return head + "\n" + _table(rows, ["step", "type", "status", "attempt", "started", "ended", "took", "note"])
+        return head + "\n" + table(rows, ["step", "type", "status", "attempt", "started", "ended", "took", "note"])
 
     _emit(d, as_json, text)
 
@@ -255,7 +248,7 @@ def history(ctx: click.Context, workflow_id: str, limit: int, prefix: str, as_js
     from rdg.workflow import list_runs
 
     out = _with_store(ctx, prefix, lambda store: list_runs(store, workflow_id, limit=limit))
-    _emit(out, as_json, lambda: _table(
+    _emit(out, as_json, lambda: table(
         [[r["id"], r["status"], r["attempt"], r["trigger"], _when(r["started_at"]), _when(r["ended_at"]),
           r["reason"] or ""] for r in out], ["run", "status", "attempt", "trigger", "started", "ended", "reason"])
         if out else f"no runs of {workflow_id} yet")

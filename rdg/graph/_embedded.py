@@ -253,22 +253,18 @@ class EmbeddedBackend:
         dropped: dict[str, int] = {}
         self.begin()
         try:
-            for e in model.edges:
-                if e.ttl_seconds:
-                    cutoff = now_ms - e.ttl_seconds * 1000
-                    rows = g.E().has_label(e.label).project("id", "t").by(__.id_()).by(__.values("last_seen")).to_list()
+            # edges first, then vertices; each kind has its own "last written" property
+            kinds = ((g.E, model.edges, "last_seen"), (g.V, model.vertices, "_ts"))
+            for start, labels, stamp in kinds:
+                for item in labels:
+                    if not item.ttl_seconds:
+                        continue
+                    cutoff = now_ms - item.ttl_seconds * 1000
+                    rows = start().has_label(item.label).project("id", "t").by(__.id_()).by(__.values(stamp)).to_list()
                     old = [r["id"] for r in rows if r["t"] < cutoff]
                     for part in chunks(old, _WITHIN):
-                        g.E(*part).drop().iterate()
-                    dropped[e.label] = len(old)
-            for v in model.vertices:
-                if v.ttl_seconds:
-                    cutoff = now_ms - v.ttl_seconds * 1000
-                    rows = g.V().has_label(v.label).project("id", "t").by(__.id_()).by(__.values("_ts")).to_list()
-                    old = [r["id"] for r in rows if r["t"] < cutoff]
-                    for part in chunks(old, _WITHIN):
-                        g.V(*part).drop().iterate()
-                    dropped[v.label] = len(old)
+                        start(*part).drop().iterate()
+                    dropped[item.label] = len(old)
             self.commit()
         except Exception:
             self.rollback()

@@ -20,15 +20,17 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_deploy_status_logs_stop(kafka_bootstrap: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def _games_on_kafka(word: str, members: int, seed: int, kafka_bootstrap: str, tmp_path: Path,
+                    monkeypatch: pytest.MonkeyPatch) -> tuple[str, list[str]]:
+    """Sample games events on fresh topics (2 partitions), and RDG_* pointing the CLI at them."""
     from confluent_kafka import Producer
     from confluent_kafka.admin import AdminClient, NewTopic
 
-    prefix = f"cli{uuid.uuid4().hex[:8]}"
+    prefix = f"{word}{uuid.uuid4().hex[:8]}"
     admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
     for f in admin.create_topics([NewTopic(f"{prefix}.{t}", 2, 1) for t in ("games.sessions", "dead-letter")]).values():
         f.result(30)
-    lines = generate(members=3, seed=2)["games"]
+    lines = generate(members=members, seed=seed)["games"]
     producer = Producer({"bootstrap.servers": kafka_bootstrap})
     for i, line in enumerate(lines):
         producer.produce(f"{prefix}.games.sessions", line.encode(), partition=i % 2)
@@ -37,6 +39,11 @@ def test_deploy_status_logs_stop(kafka_bootstrap: str, tmp_path: Path, monkeypat
                        "RDG_KAFKA_BOOTSTRAP": kafka_bootstrap, "RDG_GREMLIN_URL": str(tmp_path / "g.sqlite"),
                        "RDG_DATA": str(ROOT / "rdg" / "data")}.items():
         monkeypatch.setenv(key, value)
+    return prefix, lines
+
+
+def test_deploy_status_logs_stop(kafka_bootstrap: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _, lines = _games_on_kafka("cli", 3, 2, kafka_bootstrap, tmp_path, monkeypatch)
     runner = CliRunner()
     spec = str(ROOT / "pipelines.yaml")
     try:
@@ -93,22 +100,7 @@ def test_deploy_status_logs_stop(kafka_bootstrap: str, tmp_path: Path, monkeypat
 
 
 def test_run_to_the_end_of_the_topics(kafka_bootstrap: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from confluent_kafka import Producer
-    from confluent_kafka.admin import AdminClient, NewTopic
-
-    prefix = f"run{uuid.uuid4().hex[:8]}"
-    admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
-    for f in admin.create_topics([NewTopic(f"{prefix}.{t}", 2, 1) for t in ("games.sessions", "dead-letter")]).values():
-        f.result(30)
-    lines = generate(members=2, seed=3)["games"]
-    producer = Producer({"bootstrap.servers": kafka_bootstrap})
-    for i, line in enumerate(lines):
-        producer.produce(f"{prefix}.games.sessions", line.encode(), partition=i % 2)
-    producer.flush(30)
-    for key, value in {"RDG_TOPIC_PREFIX": prefix, "RDG_STATE_DIR": str(tmp_path / "state"),
-                       "RDG_KAFKA_BOOTSTRAP": kafka_bootstrap, "RDG_GREMLIN_URL": str(tmp_path / "g.sqlite"),
-                       "RDG_DATA": str(ROOT / "rdg" / "data")}.items():
-        monkeypatch.setenv(key, value)
+    prefix, lines = _games_on_kafka("run", 2, 3, kafka_bootstrap, tmp_path, monkeypatch)
     res = CliRunner().invoke(cli, ["run", "games", "--spec", str(ROOT / "pipelines.yaml"), "--to-end", "--json"])
     assert res.exit_code == 0, res.output
     out = json.loads(res.output.strip().splitlines()[-1])

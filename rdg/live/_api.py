@@ -104,21 +104,8 @@ class PrefetchService:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     async def _follow(self) -> None:
-        while True:
-            try:
-                async for event in self.store.watch():
-                    if event is None:
-                        self.ready.set()
-                        continue
-                    known = self.events.get(event.event_id)
-                    if known is None or known.seq < event.seq:
-                        self.events[event.event_id] = event
-                        self.generation += 1  # schedule changed: responses are recomputed on next request
-            except asyncio.CancelledError:
-                raise
-            except Exception as err:  # noqa: BLE001 - a dropped watch: restart it
-                log.warning("event watch ended (%s); restarting", err)
-                await asyncio.sleep(0.5)
+        async for _ in self.store.follow(self.events, self.ready):
+            self.generation += 1  # schedule changed: responses are recomputed on next request
 
     def _rank_sync(self, member_id: str, events: list[LiveEvent]) -> bytes:
         if self._recommender is None:

@@ -90,26 +90,12 @@ class Scheduler:
             await asyncio.gather(watch, return_exceptions=True)
 
     async def _watch(self) -> None:
-        while not self._stopping.is_set():
+        async for event in self.store.follow(self.events, self.ready):
             try:
-                async for event in self.store.watch():
-                    if event is None:
-                        self.ready.set()
-                        continue
-                    known = self.events.get(event.event_id)
-                    if known is not None and known.seq >= event.seq:
-                        continue  # never backwards
-                    self.events[event.event_id] = event
-                    try:
-                        await self.store.publish(event)
-                    except RdgError as err:
-                        log.warning("re-publish of %s seq %d failed: %s", event.event_id, event.seq, err)
-                    self._changed.set()
-            except asyncio.CancelledError:
-                raise
-            except Exception as err:  # the watch died (server restart): start it again
-                log.warning("KV watch ended (%s); restarting in 0.5s", err)
-                await asyncio.sleep(0.5)
+                await self.store.publish(event)
+            except RdgError as err:
+                log.warning("re-publish of %s seq %d failed: %s", event.event_id, event.seq, err)
+            self._changed.set()
 
     def _seconds_to_next(self) -> float:
         dues = [d[0] for d in (next_due(e) for e in self.events.values()) if d is not None]

@@ -170,6 +170,30 @@ class EventStore:
         """The newest broadcast message of ``event_id`` in the stream, if any."""
         return await last_json(self.js, self.names.stream, self.names.subject(check_event_id(event_id)))
 
+    async def follow(self, known: dict[str, LiveEvent], ready: asyncio.Event) -> AsyncIterator[LiveEvent]:
+        """Yield each event newer (by seq) than its copy in ``known``, after storing it there.
+
+        ``ready`` is set once the current state has been read. A watch that drops (a server
+        restart) is started again; state never goes backwards, because an older or equal seq
+        is skipped.
+        """
+        while True:
+            try:
+                async for event in self.watch():
+                    if event is None:
+                        ready.set()
+                        continue
+                    old = known.get(event.event_id)
+                    if old is not None and old.seq >= event.seq:
+                        continue
+                    known[event.event_id] = event
+                    yield event
+            except asyncio.CancelledError:
+                raise
+            except Exception as err:  # noqa: BLE001 - the watch died: start it again
+                log.warning("KV watch ended (%s); restarting in 0.5s", err)
+                await asyncio.sleep(0.5)
+
     async def watch(self) -> AsyncIterator[LiveEvent | None]:
         """Yield every event now, then ``None`` (caught up), then each event as it changes."""
         watcher = await self.kv.watchall()

@@ -50,6 +50,7 @@ def device() -> Device:
 
 async def test_device_flips_to_prefetched_content_on_one_broadcast(store: EventStore, gateway: Gateway) -> None:
     await store.create(_final())
+    await until(lambda: "final" in gateway.latest)  # the create reaches the gateway asynchronously
     d = device()
     link = DeviceLink(gateway.url, [d]).start()
     await asyncio.wait_for(link.connected.wait(), 10)
@@ -62,6 +63,7 @@ async def test_device_flips_to_prefetched_content_on_one_broadcast(store: EventS
 
 async def test_offline_device_catches_up_at_once_on_reconnect(store: EventStore, gateway: Gateway) -> None:
     await store.create(_final())
+    await until(lambda: "final" in gateway.latest)  # the create reaches the gateway asynchronously
     d = device()
     link = DeviceLink(gateway.url, [d]).start()
     await asyncio.wait_for(link.connected.wait(), 10)
@@ -182,6 +184,7 @@ async def test_garbage_from_one_device_disturbs_no_one_else(store: EventStore, g
 
 async def test_malformed_broadcasts_are_ignored_by_the_gateway(store: EventStore, gateway: Gateway) -> None:
     await store.create(_final())
+    await until(lambda: "final" in gateway.latest)  # the create reaches the gateway asynchronously
     d = device()
     link = DeviceLink(gateway.url, [d]).start()
     await asyncio.wait_for(link.connected.wait(), 10)

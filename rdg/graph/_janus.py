@@ -1,12 +1,16 @@
 """JanusGraph Server over WebSocket: GraphBinary with JanusGraph's types, a connection pool,
 basic auth and TLS.
 
-An upsert batch costs at most four requests: one traversal reads the state of every element of
-the batch (a ``union`` of ``has(label, key, within(...))`` lookups, served by the composite
-index), then fixed-shape traversals over injected lists: ``addV`` for new vertices, ``mergeV`` by id
-for changed ones, ``mergeE`` by endpoint ids for edges. Each request is its own transaction; if the edge request fails after the vertex
-one, the retry reads the vertices back and plans only what is still missing, so the batch
-still lands exactly once. Values travel as bytecode arguments, never as Gremlin text.
+An upsert batch costs two requests. One traversal reads the state of every element of the batch:
+a ``union`` of ``has(label, key, within(...))`` lookups served by the composite index, and per
+edge label the out-edges of the batch's from-vertices whose in-vertex is one of the batch's
+to-vertices (compared by vertex, so no neighbour's properties are loaded). Then one fixed
+script applies the whole plan with JanusGraph's structure API: new vertices, changed vertices
+by id, new edges between ids, changed edges by edge id. The script's text never changes (the
+server compiles it once); the batch travels only in its bindings, never as Gremlin text. Each
+request is its own transaction, so the batch lands whole or not at all; if an element the read
+found is gone when the script runs, the script fails with a retryable error and the retry
+reads again.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from gremlin_python.driver.driver_remote_connection import DriverRemoteConnectio
 from gremlin_python.driver.protocol import GremlinServerError
 from gremlin_python.process.anonymous_traversal import traversal
 from gremlin_python.process.graph_traversal import __
-from gremlin_python.process.traversal import Column, Direction, Merge, P, T
+from gremlin_python.process.traversal import P
 from gremlin_python.statics import long
 
 from rdg.errors import ConflictError, RdgError, RetryableError, ServerError
@@ -36,9 +40,11 @@ log = logging.getLogger("rdg.graph")
 
 _WITHIN = 1000
 _TRANSIENT = ("TemporaryBackendException", "TemporaryLockingException", "PermanentLockingException",
-              "Lock", "timeout", "Timeout", "TimedOut",
+              "Lock", "lock contention", "timeout", "Timeout", "TimedOut",
               # two transactions creating the same new label or property key (automatic schema)
-              "Could not commit transaction due to exception during persistence")
+              "Could not commit transaction due to exception during persistence",
+              # the apply script: an element the read found was dropped before the write
+              "rdg-retry")
 
 _SCHEMA_SCRIPT = """
 import org.janusgraph.core.Cardinality
@@ -132,6 +138,32 @@ try {
 """
 
 
+_APPLY_SCRIPT = """
+def gone = { what, id -> throw new IllegalStateException('rdg-retry: ' + what + ' ' + id + ' vanished during the batch') }
+def vertex = { id -> def it = graph.vertices(id); it.hasNext() ? it.next() : gone('vertex', id) }
+def made = [:]
+for (r in newV) {
+  def v = graph.addVertex(r[0])
+  for (p in r[2]) { v.property(p.key, p.value) }
+  made[r[1]] = v
+}
+for (r in setV) {
+  def v = vertex(r[0])
+  for (p in r[1]) { v.property(p.key, p.value) }
+}
+for (r in newE) {
+  def e = (r[1] instanceof String ? made[r[1]] : vertex(r[1])).addEdge(r[0], r[2] instanceof String ? made[r[2]] : vertex(r[2]))
+  for (p in r[3]) { e.property(p.key, p.value) }
+}
+for (r in setE) {
+  def it = graph.edges(r[0])
+  def e = it.hasNext() ? it.next() : gone('edge', r[0])
+  for (p in r[1]) { e.property(p.key, p.value) }
+}
+[newV.size() + setV.size() + newE.size() + setE.size()]
+"""
+
+
 def _wrap(err: BaseException, what: str, url: str) -> RdgError:
     if isinstance(err, RdgError):
         return err
@@ -158,10 +190,10 @@ def _jv(value: Any) -> Any:
     return value
 
 
-def _end(end: tuple[str, Any], ids: dict[str, Any]) -> Any:
-    """The vertex id of an edge endpoint: an existing id, or a vertex just created by ref."""
+def _end(end: tuple[str, Any]) -> Any:
+    """An edge endpoint for the apply script: a new vertex's ref (str) or an existing id (Long)."""
     kind, value = end
-    return ids[value] if kind == "ref" else value
+    return value if kind == "ref" else _jv(value)
 
 
 class JanusBackend:
@@ -227,12 +259,15 @@ class JanusBackend:
                                      (set(), set()))
             grp[0].add(e.from_vertex[2])
             grp[1].add(e.to_vertex[2])
-        for (label, fl, fk, tl, tk), (fvals, tvals) in egroups.items():
-            branches.append(__.V().has(fl, fk, P.within(sorted(fvals, key=repr))).out_e(label)
-                            .where(__.in_v().has(tl, tk, P.within(sorted(tvals, key=repr))))
-                            .project("t", "l", "fl", "f", "tl", "to", "p").by(__.constant("e")).by(__.constant(label))
-                            .by(__.constant(fl)).by(__.out_v().values(fk)).by(__.constant(tl))
-                            .by(__.in_v().values(tk)).by(__.value_map()))
+        for n, ((label, fl, fk, tl, tk), (fvals, tvals)) in enumerate(egroups.items()):
+            # the to-vertices first, collected by vertex: the edge filter then compares vertices
+            # (ids) instead of loading each neighbour's key, which costs a lookup per edge
+            to = f"to{n}"
+            branches.append(__.V().has(tl, tk, P.within(sorted(tvals, key=repr))).aggregate(to).fold()
+                            .V().has(fl, fk, P.within(sorted(fvals, key=repr))).out_e(label)
+                            .where(__.in_v().where(P.within(to)))
+                            .project("t", "l", "f", "to", "id", "p").by(__.constant("e")).by(__.constant(label))
+                            .by(__.out_v().id_()).by(__.in_v().id_()).by(__.id_()).by(__.value_map()))
         vertices: dict[tuple[str, Any], VertexState] = {}
         edges: dict[Any, EdgeState] = {}
         if not branches:
@@ -241,58 +276,36 @@ class JanusBackend:
             rows = self.g.inject(1).union(*branches).to_list()
         except Exception as err:  # noqa: BLE001
             raise _wrap(err, "read of a batch", self.url) from err
+        by_id: dict[Any, tuple[str, Any]] = {}
         for row in rows:
-            props = flat(row["p"])
             if row["t"] == "v":
+                props = flat(row["p"])
                 vertices[(row["l"], props.get(row["k"]))] = VertexState(row["id"], props)
-            else:
-                edges.setdefault((row["l"], row["fl"], row["f"], row["tl"], row["to"]), EdgeState(props))
+                by_id[row["id"]] = (row["l"], props.get(row["k"]))
+        for row in rows:  # an edge's endpoints are in the batch, so the vertex rows name them
+            if row["t"] == "e" and row["f"] in by_id and row["to"] in by_id:
+                (fl, fv), (tl, tv) = by_id[row["f"]], by_id[row["to"]]
+                edges.setdefault((row["l"], fl, fv, tl, tv), EdgeState(flat(row["p"]), row["id"]))
         return vertices, edges
 
     def apply(self, ops: Plan) -> int:
-        # Fixed-shape traversals: the batch travels as one injected list that the traversal
-        # unfolds, so the bytecode has the same few steps whatever the batch size (a traversal
-        # chained per element costs the server strategy work per step). New vertices go first
-        # and return their ids, which the edges of the same plan then name. Every lookup here
-        # is by vertex id, so none depends on an index being enabled.
-        requests = 0
-        ids: dict[str, Any] = {}
-        new_rows = [{"r": nv.ref, "l": nv.label, "p": {k: _jv(v) for k, v in nv.props.items()}}
-                    for nv in ops.new_vertices]
-        set_rows = [{"m": {T.id: sv.id}, "p": {k: _jv(v) for k, v in sv.props.items()}}
-                    for sv in ops.set_vertices]
+        # One request: the fixed apply script, with the plan as bindings (plain lists, maps and
+        # values). Per element it is a structure-API call on the server, with none of the
+        # per-traversal strategy work that a mergeV/mergeE per element costs.
+        def props(values: dict[str, Any]) -> dict[str, Any]:
+            return {k: _jv(v) for k, v in values.items()}
+
+        bindings = {
+            "newV": [[nv.label, nv.ref, props(nv.props)] for nv in ops.new_vertices],
+            "setV": [[_jv(sv.id), props(sv.props)] for sv in ops.set_vertices],
+            "newE": [[ne.label, _end(ne.from_end), _end(ne.to_end), props(ne.props)] for ne in ops.new_edges],
+            "setE": [[se.edge_id, props(se.props)] for se in ops.set_edges],
+        }
         try:
-            if new_rows:  # the read found none of these: add them, no lookup (needs no index)
-                rows = (self.g.inject(new_rows).unfold().as_("row")
-                        .add_v(__.select("row").select("l")).as_("v")
-                        .side_effect(__.select("row").select("p").unfold().as_("kv").select("v")
-                                     .property(__.select("kv").by(Column.keys), __.select("kv").by(Column.values)))
-                        .project("r", "id").by(__.select("row").select("r")).by(__.id_()).to_list())
-                requests += 1
-                ids = {row["r"]: row["id"] for row in rows}
-            if set_rows:  # existing vertices, matched by id
-                (self.g.inject(set_rows).unfold().as_("row")
-                 .merge_v(__.select("row").select("m"))
-                 .option(Merge.on_match, __.select("row").select("p")).iterate())
-                requests += 1
-            erows: list[dict[str, Any]] = []
-            for ne in ops.new_edges:
-                props = {k: _jv(v) for k, v in ne.props.items()}
-                match = {T.label: ne.label, Direction.OUT: _end(ne.from_end, ids), Direction.IN: _end(ne.to_end, ids)}
-                erows.append({"m": match, "c": props, "s": {}})
-            for se in ops.set_edges:
-                props = {k: _jv(v) for k, v in se.props.items()}
-                erows.append({"m": {T.label: se.label, Direction.OUT: se.from_id, Direction.IN: se.to_id},
-                              "c": props, "s": props})
-            if erows:
-                (self.g.inject(erows).unfold().as_("row")
-                 .merge_e(__.select("row").select("m"))
-                 .option(Merge.on_create, __.select("row").select("c"))
-                 .option(Merge.on_match, __.select("row").select("s")).iterate())
-                requests += 1
+            self._client.submit(_APPLY_SCRIPT, bindings).all().result()
         except Exception as err:  # noqa: BLE001
             raise _wrap(err, "write of a batch", self.url) from err
-        return requests
+        return 1
 
     # -- reads ------------------------------------------------------------------------------------
     def query(self, text: str, bindings: dict[str, Any] | None, *, timeout_ms: int | None = None) -> list[Any]:

@@ -217,7 +217,7 @@ class Graph:
         try:
             vstate, estate = self._backend.read_state(sub)
             ops = plan(sub, vstate, estate)
-            requests = 1
+            requests = int(getattr(self._backend, "read_requests", 1))
             if len(ops):
                 requests += self._backend.apply(ops)
             self._backend.commit()

@@ -242,7 +242,7 @@ class JanusBackend:
     """JanusGraph Server through gremlinpython with janusgraphpython's serializers."""
 
     name = "janusgraph"
-    default_batch_size = 500
+    default_batch_size = 1000
     parallel = 2
     read_requests = 2
     """Requests per batch read: vertices, then edges between them."""

@@ -244,9 +244,9 @@ class JanusBackend:
     name = "janusgraph"
     default_batch_size = 1000
     parallel = 2
-    read_requests = 2
-    """Requests per batch read: vertices, then edges between them."""
     """Requests in flight per ``upsert`` (disjoint chunks): one per core of the 2-core dev machine."""
+    read_requests = 2
+    """Requests per batch read: vertices, then the edges between them."""
 
     def __init__(self, url: str, *, username: str | None = None, password: str | None = None,
                  ca_file: str | None = None, pool_size: int = 4, timeout_s: float = 30.0) -> None:
@@ -269,6 +269,8 @@ class JanusBackend:
             self._remote = DriverRemoteConnection(url, "g", **kwargs, **transport)
             # scripts (schema changes) may wait for JanusGraph to register an index: a longer read timeout
             self._client = Client(url, "g", **kwargs, **{**transport, "read_timeout": max(timeout_s, 240.0)})
+            # the write path's scripts keep the normal timeout
+            self._writes = Client(url, "g", **kwargs, **transport)
             self.g = traversal().with_remote(self._remote)
             self.g.inject(1).to_list()  # fail now, with a clear message, if the server is not there
         except Exception as err:  # noqa: BLE001
@@ -327,7 +329,7 @@ class JanusBackend:
         return vertices, edges
 
     def _script(self, text: str, bindings: dict[str, Any]) -> Any:
-        (result,) = self._client.submit(text, bindings).all().result()
+        (result,) = self._writes.submit(text, bindings).all().result()
         return result
 
     def apply(self, ops: Plan) -> int:
@@ -344,7 +346,7 @@ class JanusBackend:
             "setE": [[se.edge_id, props(se.props)] for se in ops.set_edges],
         }
         try:
-            self._client.submit(_APPLY_SCRIPT, bindings).all().result()
+            self._script(_APPLY_SCRIPT, bindings)
         except Exception as err:  # noqa: BLE001
             raise _wrap(err, "write of a batch", self.url) from err
         return 1
@@ -421,7 +423,7 @@ class JanusBackend:
         return dropped
 
     def close(self) -> None:
-        for closer in ("_remote", "_client"):
+        for closer in ("_remote", "_client", "_writes"):
             obj = getattr(self, closer, None)
             if obj is not None:
                 try:

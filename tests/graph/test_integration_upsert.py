@@ -160,6 +160,42 @@ def test_both_backends_store_the_same_graph(both: Any, names: Any, dump_of: Call
 
 
 @pytest.mark.integration
+def test_janusgraph_element_dropped_between_read_and_write_is_retried(gremlin_url: str, names: Any,
+                                                                     caplog: pytest.LogCaptureFixture) -> None:
+    """The apply script finds a vertex the read saw gone: a retryable error, a fresh read, nothing lost."""
+    from rdg.graph import connect
+
+    with connect(gremlin_url) as graph:
+        try:
+            graph.init_schema(names.model())
+            profile, device = (names.profile, names.profile_id, "p0"), (names.device, names.device_id, "d0")
+            graph.upsert([VertexWrite(*profile, {"name": "old"}, ts=1),
+                          EdgeWrite(names.used, profile, device, {"vertical": "games"}, ts=1, event_id="e1")])
+            backend, dropped = graph._backend, []
+            read = backend.read_state
+
+            def read_then_drop(co: Any) -> Any:
+                state = read(co)
+                if not dropped:  # another writer (or an expire sweep) drops p0 right after our read
+                    dropped.append(state[0][(names.profile, "p0")].id)
+                    graph.g.V(dropped[0]).drop().iterate()
+                return state
+
+            backend.read_state = read_then_drop
+            graph.backoff_s = 0.01
+            result = graph.upsert([VertexWrite(*profile, {"name": "new"}, ts=2),
+                                   EdgeWrite(names.used, profile, device, {"vertical": "playback"}, ts=2, event_id="e2")])
+            assert dropped and result.failed == []
+            assert "vanished during the batch" in caplog.text and "retry 1/" in caplog.text
+            p0 = graph.g.V().has(names.profile, names.profile_id, "p0").value_map().to_list()
+            assert len(p0) == 1 and p0[0]["name"] == ["new"]  # one vertex again, with the new value
+            edge = graph.g.V().has(names.profile, names.profile_id, "p0").out_e(names.used).value_map().to_list()
+            assert len(edge) == 1 and edge[0]["count"] == 1 and edge[0]["vertical"] == "playback"
+        finally:
+            graph.g.V().has_label(*names.vertex_labels()).drop().iterate()
+
+
+@pytest.mark.integration
 def test_unreachable_server_is_a_clear_error() -> None:
     from rdg.errors import ServerError
     from rdg.graph import connect

@@ -126,14 +126,14 @@ def write_rates(graph: Any, *, batched: int, naive: int, batch_size: int | None,
         graph.batch_size = batch_size
     # warm-up, not counted: the server's JIT compiles both writers' code paths on first use
     write_ceiling(graph, workload(n, min(2000, batched // rounds), **kw, start=10 * batched))
-    warm = workload(n2, min(100, naive // rounds), **kw, seed=3, start=10 * naive)
-    naive_janus(graph, warm) if graph.backend == "janusgraph" else naive_embedded(graph, warm)
+    one_by_one = naive_janus if graph.backend == "janusgraph" else naive_embedded
+    one_by_one(graph, workload(n2, min(100, naive // rounds), **kw, seed=3, start=10 * naive))
     fast, slow = [], []
     for r in range(rounds):
         data = workload(n, batched // rounds, **kw, start=r * batched)
         fast.append(write_ceiling(graph, data))
         data2 = workload(n2, naive // rounds, **kw, seed=2, start=r * naive)
-        slow.append(naive_janus(graph, data2) if graph.backend == "janusgraph" else naive_embedded(graph, data2))
+        slow.append(one_by_one(graph, data2))
         log(f"{graph.backend}: round {r + 1}: batched {fast[-1]:,.0f}/s, one request per element {slow[-1]:,.0f}/s")
     rate, naive_rate = statistics.median(fast), statistics.median(slow)
     if graph.backend == "janusgraph":

@@ -48,12 +48,18 @@ def device() -> Device:
     return d
 
 
-async def test_device_flips_to_prefetched_content_on_one_broadcast(store: EventStore, gateway: Gateway) -> None:
+async def created_then_connected(store: EventStore, gateway: Gateway) -> tuple[Device, DeviceLink]:
+    """Create the final, wait until the gateway has its broadcast, then connect one device."""
     await store.create(_final())
     await until(lambda: "final" in gateway.latest)  # the create reaches the gateway asynchronously
     d = device()
     link = DeviceLink(gateway.url, [d]).start()
     await asyncio.wait_for(link.connected.wait(), 10)
+    return d, link
+
+
+async def test_device_flips_to_prefetched_content_on_one_broadcast(store: EventStore, gateway: Gateway) -> None:
+    d, link = await created_then_connected(store, gateway)
     assert d.showing["final"] == ("scheduled", {"badge": "UPCOMING"})
     await store.transition("final", "start", by="ops")
     await until(lambda: d.seen.get("final") == 2)
@@ -62,11 +68,7 @@ async def test_device_flips_to_prefetched_content_on_one_broadcast(store: EventS
 
 
 async def test_offline_device_catches_up_at_once_on_reconnect(store: EventStore, gateway: Gateway) -> None:
-    await store.create(_final())
-    await until(lambda: "final" in gateway.latest)  # the create reaches the gateway asynchronously
-    d = device()
-    link = DeviceLink(gateway.url, [d]).start()
-    await asyncio.wait_for(link.connected.wait(), 10)
+    d, link = await created_then_connected(store, gateway)
     await link.stop()  # the device goes offline
     await store.transition("final", "start", by="ops")
     await store.transition("final", "stage", by="ops")
@@ -183,11 +185,7 @@ async def test_garbage_from_one_device_disturbs_no_one_else(store: EventStore, g
 
 
 async def test_malformed_broadcasts_are_ignored_by_the_gateway(store: EventStore, gateway: Gateway) -> None:
-    await store.create(_final())
-    await until(lambda: "final" in gateway.latest)  # the create reaches the gateway asynchronously
-    d = device()
-    link = DeviceLink(gateway.url, [d]).start()
-    await asyncio.wait_for(link.connected.wait(), 10)
+    d, link = await created_then_connected(store, gateway)
     await publish_json(store.js, store.names.subject("final"), {"event_id": "final", "state": "hacked", "seq": 99},
                        msg_id="bad")
     await store.js.publish(store.names.subject("final"), b"\x00not json")

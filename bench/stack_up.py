@@ -30,7 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from rdg.config import Settings  # noqa: E402
-from rdg.stack import down, free_port, up  # noqa: E402
+from rdg.stack import down, free_ports, up  # noqa: E402
 
 
 def _timed_up(settings: Settings, ports: dict[str, int]) -> tuple[float, dict[str, float]]:
@@ -62,7 +62,7 @@ def main() -> None:
 
     root = Path(tempfile.mkdtemp(prefix="rdg-bench-stack-"))
     settings = Settings(stack_dir=str(root))
-    ports = {"nats": free_port(), "kafka": free_port(), "janusgraph": free_port()}
+    ports = dict(zip(("nats", "nats_monitor", "kafka", "kafka_controller", "janusgraph"), free_ports(5)))
     try:
         cold, _ = _timed_up(settings, ports)
         downs = [_timed_down(settings)]

@@ -62,8 +62,12 @@ class Settings:
     """Where ``rdg stack`` caches server jars and keeps server data and logs."""
     nats_port: int = 4222
     """Port ``rdg stack up`` gives NATS."""
+    nats_monitor_port: int = 0
+    """Port of NATS's HTTP monitor (``/healthz``); 0 (the default) means client port + 4000."""
     kafka_port: int = 9092
     """Port ``rdg stack up`` gives Kafka's broker."""
+    kafka_controller_port: int = 0
+    """Port of Kafka's KRaft controller; 0 (the default) means broker port + 1."""
     janusgraph_port: int = 8182
     """Port ``rdg stack up`` gives JanusGraph Server."""
     janusgraph_backend: str = "inmemory"
@@ -77,6 +81,10 @@ class Settings:
             port = getattr(self, name)
             if not 0 < port < 65536:
                 raise ConfigError(f"{name} must be a TCP port (1-65535), not {port}")
+        for name in ("nats_monitor_port", "kafka_controller_port"):
+            port = getattr(self, name)
+            if not 0 <= port < 65536:
+                raise ConfigError(f"{name} must be a TCP port (1-65535), or 0 to derive it, not {port}")
 
     @property
     def graph_path(self) -> Path:

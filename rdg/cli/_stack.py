@@ -32,8 +32,12 @@ def stack() -> None:
 @_ONLY
 @click.option("--backend", type=click.Choice(["inmemory", "berkeleyje"]), default=None,
               help="JanusGraph storage (default: the janusgraph_backend setting, inmemory).")
-@click.option("--nats-port", type=click.IntRange(1, 65535), default=None, help="NATS client port (monitor: +4000).")
-@click.option("--kafka-port", type=click.IntRange(1, 65535), default=None, help="Kafka broker port (controller: +1).")
+@click.option("--nats-port", type=click.IntRange(1, 65535), default=None, help="NATS client port.")
+@click.option("--nats-monitor-port", type=click.IntRange(1, 65535), default=None,
+              help="NATS HTTP monitor port (default: the nats_monitor_port setting, else client + 4000).")
+@click.option("--kafka-port", type=click.IntRange(1, 65535), default=None, help="Kafka broker port.")
+@click.option("--kafka-controller-port", type=click.IntRange(1, 65535), default=None,
+              help="Kafka KRaft controller port (default: the kafka_controller_port setting, else broker + 1).")
 @click.option("--janusgraph-port", type=click.IntRange(1, 65535), default=None, help="JanusGraph Gremlin port.")
 @click.option("--timeout", type=click.FloatRange(1, 3600), default=180, show_default=True,
               help="Seconds to wait for each server to answer.")
@@ -41,7 +45,8 @@ def stack() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the started servers as JSON.")
 @click.pass_context
 def up(ctx: click.Context, only: str | None, backend: str | None, nats_port: int | None,
-       kafka_port: int | None, janusgraph_port: int | None, timeout: float, fresh: bool, as_json: bool) -> None:
+       nats_monitor_port: int | None, kafka_port: int | None, kafka_controller_port: int | None,
+       janusgraph_port: int | None, timeout: float, fresh: bool, as_json: bool) -> None:
     """Start the servers and wait until each answers a real request.
 
     \b
@@ -49,11 +54,13 @@ def up(ctx: click.Context, only: str | None, backend: str | None, nats_port: int
       rdg stack up                                  all three, default ports
       rdg stack up --only kafka,janusgraph --backend berkeleyje
       rdg stack up --only nats --nats-port 4333
+      rdg stack up --kafka-port 19092 --kafka-controller-port 19192
     """
     from rdg.stack import up as stack_up
 
     settings = settings_from(ctx)
-    ports = {k: v for k, v in (("nats", nats_port), ("kafka", kafka_port), ("janusgraph", janusgraph_port)) if v}
+    ports = {k: v for k, v in (("nats", nats_port), ("nats_monitor", nats_monitor_port), ("kafka", kafka_port),
+                               ("kafka_controller", kafka_controller_port), ("janusgraph", janusgraph_port)) if v}
     began = time.monotonic()
     infos = stack_up(settings, only=only, backend=backend, ports=ports, timeout=timeout, fresh=fresh,
                      progress=_echo)

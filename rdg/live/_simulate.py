@@ -29,7 +29,6 @@ import math
 import multiprocessing as mp
 import os
 import random
-import socket
 import subprocess
 import sys
 import tempfile
@@ -40,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from rdg.errors import EnvironmentMissingError, RdgError, ServerError
+from rdg.stack import free_ports
 
 __all__ = ["SimConfig", "SimResult", "build_member_graph", "compare", "plot", "simulate"]
 
@@ -134,12 +134,6 @@ class SimResult:
             per_s[math.floor(t)] = per_s.get(math.floor(t), 0) + n
         out["origin_rps_by_second"] = sorted(per_s.items())
         return out
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -321,12 +315,11 @@ async def _run(cfg: SimConfig, workdir: Path) -> SimResult:
     fleet: list[Any] = []
     ctx = mp.get_context("spawn")
     try:
-        api_port = _free_port()
+        api_port, *gw_ports = free_ports(1 + cfg.gateways)
         log = workdir / "api.log"
         procs.append(_spawn(["api", "--port", str(api_port), "--namespace", namespace, "--graph", graph_path,
                              "--max-age", str(cfg.max_age_s), "--jitter", str(cfg.jitter)], cfg.nats_url, log))
         api_url = f"http://127.0.0.1:{api_port}"
-        gw_ports = [_free_port() for _ in range(cfg.gateways)]
         for k, port in enumerate(gw_ports):
             procs.append(_spawn(["gateway", "--port", str(port), "--namespace", namespace], cfg.nats_url,
                                 workdir / f"gateway{k}.log"))

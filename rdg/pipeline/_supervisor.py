@@ -8,25 +8,13 @@ from __future__ import annotations
 
 import json
 import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-
-def _free_ports(n: int) -> list[int]:
-    socks = []
-    try:
-        for _ in range(n):
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            socks.append(s)
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
+from rdg.stack import free_ports
 
 
 def _log(text: str) -> None:
@@ -53,7 +41,7 @@ def main(folder: Path) -> int:
     backoff = 1.0
     save()
     while not stopping:
-        addresses = ",".join(f"127.0.0.1:{p}" for p in _free_ports(n)) if n > 1 else ""
+        addresses = ",".join(f"127.0.0.1:{p}" for p in free_ports(n)) if n > 1 else ""
         _log(f"starting {info['pipeline']} with {n} process(es)" + (f" at {addresses}" if addresses else ""))
         workers = [subprocess.Popen([sys.executable, "-m", "rdg.pipeline._worker", str(folder), str(i), addresses])
                    for i in range(n)]

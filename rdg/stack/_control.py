@@ -32,7 +32,7 @@ from rdg.stack._plan import HOST, Plan, PortSpec
 from rdg.stack._process import (
     ProcessInfo,
     check_port_free,
-    free_port,
+    free_ports,
     is_ours,
     port_in_use,
     read_state,
@@ -96,8 +96,22 @@ def _home(settings: Settings, name: str) -> Path:
     return Path(settings.stack_dir).expanduser() / "run" / name
 
 
-def _port_specs(name: str, port: int) -> list[PortSpec]:
-    return SERVERS[name].ports(port)
+def _port_specs(name: str, ports: Mapping[str, int]) -> list[PortSpec]:
+    """Every port of server ``name`` from ``ports`` (keys ``nats``, ``nats_monitor``, ``kafka``,
+    ``kafka_controller``, ``janusgraph``); a derived port missing or 0 follows its main port."""
+    if name == "nats":
+        return _nats.ports(ports["nats"], ports.get("nats_monitor"))
+    if name == "kafka":
+        return _kafka.ports(ports["kafka"], ports.get("kafka_controller"))
+    return _janusgraph.ports(ports["janusgraph"])
+
+
+def _chosen_ports(settings: Settings, overrides: Mapping[str, int] | None) -> dict[str, int]:
+    chosen = {"nats": settings.nats_port, "nats_monitor": settings.nats_monitor_port,
+              "kafka": settings.kafka_port, "kafka_controller": settings.kafka_controller_port,
+              "janusgraph": settings.janusgraph_port}
+    chosen.update(overrides or {})
+    return chosen
 
 
 def _plan(name: str, home: Path, specs: list[PortSpec], *, stack_dir: str, backend: str,
@@ -167,7 +181,8 @@ def up(
         settings: Where the cache and data live (``stack_dir``), default ports and backend.
         only: Server names (``"nats,kafka"``); all three by default.
         backend: JanusGraph storage, ``inmemory`` or ``berkeleyje`` (default from settings).
-        ports: Port per server name, overriding ``nats_port``/``kafka_port``/``janusgraph_port``.
+        ports: Ports overriding the settings, keyed ``nats``, ``nats_monitor``, ``kafka``,
+            ``kafka_controller``, ``janusgraph`` (a derived port left out or 0 follows its main one).
         timeout: Seconds to wait for each server to answer.
         fresh: Delete the servers' data first (not the jar cache).
         progress: Called with each progress line.
@@ -185,8 +200,7 @@ def up(
     if backend not in _janusgraph.BACKENDS:
         raise ConfigError(f"unknown JanusGraph backend {backend!r}",
                           hint=f"use one of: {', '.join(_janusgraph.BACKENDS)}")
-    chosen = {"nats": settings.nats_port, "kafka": settings.kafka_port, "janusgraph": settings.janusgraph_port}
-    chosen.update(ports or {})
+    chosen = _chosen_ports(settings, ports)
     running: list[ProcessInfo] = []
     to_start: list[str] = []
     for name in names:
@@ -199,13 +213,13 @@ def up(
     if not to_start:
         return running
     _preflight(to_start)
-    specs = {name: _port_specs(name, chosen[name]) for name in to_start}
+    specs = {name: _port_specs(name, chosen) for name in to_start}
     seen: dict[int, str] = {}
     for name, plist in specs.items():
         for spec in plist:
             if spec.port in seen:
                 raise ConfigError(f"{name} {spec.role} port {spec.port} clashes with {seen[spec.port]}",
-                                  hint="give each server its own port (--nats-port, --kafka-port, --janusgraph-port)")
+                                  hint=f"give each its own port ({spec.flag} moves the {name} {spec.role})")
             seen[spec.port] = f"{name} {spec.role}"
     for name, plist in specs.items():
         for spec in plist:
@@ -237,8 +251,9 @@ def down(settings: Settings, *, only: str | Sequence[str] | None = None,
 
 def _external(settings: Settings, name: str, home: Path) -> ServerStatus | None:
     """A healthy server on the configured port that ``rdg stack up`` did not start, if any."""
-    port = {"nats": settings.nats_port, "kafka": settings.kafka_port, "janusgraph": settings.janusgraph_port}[name]
-    ports = {spec.role: spec.port for spec in _port_specs(name, port)}
+    chosen = _chosen_ports(settings, None)
+    port = chosen[name]
+    ports = {spec.role: spec.port for spec in _port_specs(name, chosen)}
     url = {"nats": f"nats://{HOST}:{port}", "kafka": f"{HOST}:{port}", "janusgraph": f"ws://{HOST}:{port}/gremlin"}[name]
     probe = ProcessInfo(name=name, pid=0, url=url, home=str(home), ports=ports)
     if not port_in_use(port) or not _healthy(probe):
@@ -291,12 +306,8 @@ def start_for_tests(name: str, directory: str | os.PathLike[str], *,
     stack_dir = os.environ.get("RDG_STACK_DIR") or Settings().stack_dir
     home = Path(directory) / server
     _preflight([server])
-    if server == "kafka":
-        specs = _kafka.ports(free_port(), free_port())
-    elif server == "nats":
-        specs = _nats.ports(free_port(), free_port())
-    else:
-        specs = _janusgraph.ports(free_port())
+    main, derived = free_ports(2)  # distinct, and neither derived from the other
+    specs = _port_specs(server, {server: main, f"{server}_controller": derived, f"{server}_monitor": derived})
     plan = _plan(server, home, specs, stack_dir=stack_dir, backend="inmemory", progress=_quiet)
     try:
         (info,) = _start_all([(plan, home)], timeout=timeout, progress=_quiet, tied_to_parent=True)

@@ -31,9 +31,9 @@ _FORMATTED = "rdg-format.json"
 
 
 def ports(port: int, controller: int | None = None) -> list[PortSpec]:
-    """The broker port and the KRaft controller port (broker + 1 unless given)."""
+    """The broker port and the KRaft controller port (broker + 1 unless given, or given as 0)."""
     return [PortSpec("client", port, "--kafka-port"),
-            PortSpec("controller", controller if controller is not None else port + 1, "--kafka-port")]
+            PortSpec("controller", controller or port + 1, "--kafka-controller-port")]
 
 
 def cluster_id() -> str:

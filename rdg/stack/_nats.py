@@ -36,9 +36,9 @@ def binary() -> str:
 
 
 def ports(port: int, monitor: int | None = None) -> list[PortSpec]:
-    """The client port, and the HTTP monitoring port (client + 4000 unless given)."""
-    mon = monitor if monitor is not None else (port + 4000 if port + 4000 < 65536 else port - 4000)
-    return [PortSpec("client", port, "--nats-port"), PortSpec("monitor", mon, "--nats-port")]
+    """The client port, and the HTTP monitoring port (client + 4000 unless given, or given as 0)."""
+    mon = monitor or (port + 4000 if port + 4000 < 65536 else port - 4000)
+    return [PortSpec("client", port, "--nats-port"), PortSpec("monitor", mon, "--nats-monitor-port")]
 
 
 def _version(nats: str) -> str:

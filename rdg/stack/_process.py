@@ -7,6 +7,9 @@ home folder, so a recycled pid or someone else's server is never touched.
 >>> port = free_port()
 >>> 1024 <= port < 65536 and not port_in_use(port)
 True
+>>> a, b, c = free_ports(3)
+>>> len({a, b, c})
+3
 >>> tail_lines(Path("/nonexistent/server.log"))
 '(no log written)'
 """
@@ -30,6 +33,7 @@ __all__ = [
     "ProcessInfo",
     "check_port_free",
     "free_port",
+    "free_ports",
     "is_ours",
     "pid_alive",
     "port_in_use",
@@ -72,9 +76,26 @@ class ProcessInfo:
 
 def free_port(host: str = "127.0.0.1") -> int:
     """A TCP port nobody listens on right now (the OS picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
+    return free_ports(1, host)[0]
+
+
+def free_ports(n: int, host: str = "127.0.0.1") -> list[int]:
+    """``n`` distinct TCP ports nobody listens on right now.
+
+    All ``n`` sockets stay bound until every port is chosen, so the OS cannot hand the same
+    port out twice; ask for every port a server (or a test) needs in one call. Never derive a
+    port from another one (``port + 1``): the OS may have given that one to someone else.
+    """
+    socks: list[socket.socket] = []
+    try:
+        for _ in range(n):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            socks.append(sock)
+            sock.bind((host, 0))
+        return [int(sock.getsockname()[1]) for sock in socks]
+    finally:
+        for sock in socks:
+            sock.close()
 
 
 def port_in_use(port: int, host: str = "127.0.0.1") -> bool:

@@ -13,14 +13,10 @@ import pytest
 
 from rdg.bus import connect
 from rdg.live import Device, DeviceLink, EventStore, Gateway, LiveNames, new_event
+from rdg.stack import free_port
+from tests.waiting import async_wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _nats(port: int, store_dir: Path) -> subprocess.Popen[bytes]:
@@ -38,15 +34,8 @@ def _nats(port: int, store_dir: Path) -> subprocess.Popen[bytes]:
     raise AssertionError("our nats-server did not start")
 
 
-async def _until(predicate, timeout: float = 30.0) -> None:
-    deadline = time.time() + timeout
-    while not predicate():
-        assert time.time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.05)
-
-
 async def test_gateway_and_devices_survive_a_nats_restart(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     server = _nats(port, tmp_path / "js")
     url = f"nats://127.0.0.1:{port}"
     names = LiveNames("restart")
@@ -58,7 +47,7 @@ async def test_gateway_and_devices_survive_a_nats_restart(tmp_path: Path) -> Non
         device = Device("tv", "p1")
         link = DeviceLink(gateway.url, [device]).start()
         await store.create(new_event("final", title="T", start=time.time() + 3600, end=time.time() + 7200))
-        await _until(lambda: device.seen.get("final") == 1)
+        await async_wait_until(lambda: device.seen.get("final") == 1, what="the device to see seq 1")
 
         server.terminate()  # NATS goes away...
         server.wait(10)
@@ -73,7 +62,7 @@ async def test_gateway_and_devices_survive_a_nats_restart(tmp_path: Path) -> Non
             except Exception:  # noqa: BLE001 - RdgError, or a driver timeout while it reconnects
                 assert time.time() < deadline
                 await asyncio.sleep(0.5)
-        await _until(lambda: device.seen.get("final") == 2)  # the broadcast made it through the gateway
+        await async_wait_until(lambda: device.seen.get("final") == 2, what="the device to see seq 2")  # the broadcast made it through the gateway
         assert device.showing["final"][0] == "main"
         await link.stop()
         await gateway.close()

@@ -15,7 +15,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 import pytest
 
@@ -23,19 +23,11 @@ from rdg.config import Settings
 from rdg.pipeline import generate, load_spec
 from rdg.pipeline._deploy import deploy, status, stop
 from tests.pipeline.expected import expected_games, with_prefix
+from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _wait(cond: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 class Stack:
@@ -142,7 +134,7 @@ def _check(stack: Stack, lines: list[str], gremlin_url: str) -> None:
         return {k: v.get("count") for k, v in edges.items()} == want_counts
 
     try:
-        _wait(matches, 120, "the graph to hold every expected edge with its exact count")
+        wait_until(matches, timeout=120, every=0.5, what="the graph to hold every expected edge with its exact count")
     finally:
         print(stack.status())
     vertices, edges = read_graph(gremlin_url, stack.prefix)
@@ -167,7 +159,7 @@ def test_deploy_writes_exactly_the_graph_the_events_describe(stack: Stack, greml
     assert len(letters) == 3
     assert {x["step"] for x in letters} == {"games.decode", "games.normalize", "games.enrich"}
     assert all(x["offset"].startswith(stack.topic + ":") and x["reason"] and x["raw"] for x in letters)
-    _wait(lambda: stack.status().lag == 0, 30, "lag 0")
+    wait_until(lambda: stack.status().lag == 0, timeout=30, every=0.5, what="lag 0")
     row = stack.status()
     assert row.running and row.events_in == len(lines) and row.dead_letters == 3 and row.written > 0
 
@@ -189,12 +181,12 @@ def test_kill_9_mid_stream_then_deploy_again_loses_nothing_and_counts_nothing_tw
     stack.produce(first)
     spec = _spec()
     (started,) = deploy(spec, ["games"], settings=stack.settings, epoch_interval_s=0.5)
-    _wait(lambda: stack.status().written > 0, 60, "the first writes")
+    wait_until(lambda: stack.status().written > 0, timeout=60, every=0.5, what="the first writes")
     producer = threading.Thread(target=stack.produce, args=(rest,), kwargs={"pause": 0.01})
     producer.start()
     time.sleep(1.0)
     os.killpg(started.pid, signal.SIGKILL)  # supervisor and workers, mid-stream
-    _wait(lambda: not stack.status().running, 10, "the pipeline to be dead")
+    wait_until(lambda: not stack.status().running, timeout=10, every=0.5, what="the pipeline to be dead")
     producer.join()
     (again,) = deploy(spec, ["games"], settings=stack.settings, epoch_interval_s=0.5)
     assert not again.already_running
@@ -248,10 +240,10 @@ def test_janusgraph_stopped_mid_stream_is_retried_and_nothing_is_lost(kafka_boot
     try:
         stack.produce(lines[:20])
         deploy(_spec(), ["games"], settings=stack.settings)
-        _wait(lambda: stack.status().written > 0, 60, "the first writes")
+        wait_until(lambda: stack.status().written > 0, timeout=60, every=0.5, what="the first writes")
         server.down()  # JanusGraph goes away mid-stream
         stack.produce(lines[20:])
-        _wait(lambda: stack.status().retries > 0, 120, "the sink to fail, log and retry")
+        wait_until(lambda: stack.status().retries > 0, timeout=120, every=0.5, what="the sink to fail, log and retry")
         time.sleep(2)
         server.up()  # and comes back with its data
         _check(stack, lines, server.url)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from rdg.config import Settings
-from rdg.stack import free_port
+from rdg.stack import free_port, free_ports
 from rdg.stack._process import pid_alive, read_state
 
 pytestmark = pytest.mark.timeout(240)
@@ -22,8 +22,7 @@ def _rdg(*args: str, stack_dir: Path, env: dict[str, str] | None = None) -> subp
     """Run ``rdg`` with its own stack folder and free default ports (never the dev servers')."""
     base = {k: v for k, v in os.environ.items() if not k.startswith("RDG_")}
     base["RDG_STACK_DIR"] = str(stack_dir)
-    for name in ("NATS", "KAFKA", "JANUSGRAPH"):
-        base[f"RDG_{name}_PORT"] = str(free_port())
+    base.update(_port_env())
     return subprocess.run([sys.executable, "-m", "rdg", *args], capture_output=True, text=True,
                           env={**base, **(env or {})}, timeout=230, check=False)
 
@@ -37,14 +36,21 @@ def stack_dir(tmp_path: Path) -> Path:
     return tmp_path
 
 
+def _port_env() -> dict[str, str]:
+    """Every port a stack needs, as settings: five distinct free ports, none derived."""
+    names = ("NATS", "NATS_MONITOR", "KAFKA", "KAFKA_CONTROLLER", "JANUSGRAPH")
+    return {f"RDG_{name}_PORT": str(port) for name, port in zip(names, free_ports(len(names)))}
+
+
 def _ports() -> list[str]:
-    return ["--nats-port", str(free_port()), "--kafka-port", str(free_port()), "--janusgraph-port", str(free_port())]
+    nats, monitor, kafka, controller, janus = free_ports(5)
+    return ["--nats-port", str(nats), "--nats-monitor-port", str(monitor), "--kafka-port", str(kafka),
+            "--kafka-controller-port", str(controller), "--janusgraph-port", str(janus)]
 
 
 @pytest.mark.integration
 def test_up_status_down_leaves_nothing_running(stack_dir: Path) -> None:
-    ports = {"RDG_NATS_PORT": str(free_port()), "RDG_KAFKA_PORT": str(free_port()),
-             "RDG_JANUSGRAPH_PORT": str(free_port())}
+    ports = _port_env()
     done = _rdg("stack", "up", stack_dir=stack_dir, env=ports)
     try:
         assert done.returncode == 0, done.stderr
@@ -112,6 +118,45 @@ def test_port_in_use_is_reported_and_nothing_starts(stack_dir: Path) -> None:
     assert read_state(stack_dir / "run" / "nats") is None
 
 
+def test_a_taken_kafka_controller_port_names_its_own_flag(stack_dir: Path) -> None:
+    broker, other = free_ports(2)
+    with socket.socket() as busy:  # someone holds broker + 1, the derived controller port
+        busy.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            busy.bind(("127.0.0.1", broker + 1))
+        except OSError:
+            pytest.fail(f"port {broker + 1} was taken before the test could take it; rerun")
+        busy.listen()
+        done = _rdg("stack", "up", "--only", "kafka", "--kafka-port", str(broker), stack_dir=stack_dir,
+                    env={"RDG_KAFKA_CONTROLLER_PORT": "0"})  # 0: derived, broker + 1
+    if done.returncode == 0:
+        _rdg("stack", "down", stack_dir=stack_dir)
+    assert done.returncode == 1
+    assert f"port {broker + 1} for the kafka controller is already in use" in done.stderr
+    assert "--kafka-controller-port" in done.stderr
+    assert read_state(stack_dir / "run" / "kafka") is None
+
+
+@pytest.mark.integration
+def test_a_taken_kafka_controller_port_can_be_moved(stack_dir: Path) -> None:
+    broker, controller = free_ports(2)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        taken = busy.getsockname()[1]
+        env = {"RDG_KAFKA_PORT": str(broker), "RDG_KAFKA_CONTROLLER_PORT": str(taken)}
+        refused = _rdg("stack", "up", "--only", "kafka", stack_dir=stack_dir, env=env)
+        assert refused.returncode == 1 and "--kafka-controller-port" in refused.stderr
+        done = _rdg("stack", "up", "--only", "kafka", "--kafka-controller-port", str(controller),
+                    stack_dir=stack_dir, env=env)
+    try:
+        assert done.returncode == 0, done.stderr
+        info = read_state(stack_dir / "run" / "kafka")
+        assert info is not None and info.ports == {"client": broker, "controller": controller}
+    finally:
+        _rdg("stack", "down", "--only", "kafka", stack_dir=stack_dir)
+
+
 def test_ports_that_clash_are_refused(stack_dir: Path) -> None:
     port = free_port()
     done = _rdg("stack", "up", "--only", "nats,janusgraph", "--nats-port", str(port),
@@ -125,8 +170,7 @@ def test_a_server_that_fails_shows_its_log_and_the_others_are_stopped(stack_dir:
     data = stack_dir / "run" / "kafka" / "data"
     data.mkdir(parents=True)
     (data / "meta.properties").write_text("broken=yes\n")  # Kafka refuses to start on this
-    done = _rdg("stack", "up", "--only", "nats,kafka", "--nats-port", str(free_port()),
-                "--kafka-port", str(free_port()), stack_dir=stack_dir)
+    done = _rdg("stack", "up", "--only", "nats,kafka", stack_dir=stack_dir)  # free ports from _rdg
     assert done.returncode == 1
     assert "kafka exited while starting; last lines of" in done.stderr
     assert "Exiting Kafka due to fatal exception" in done.stderr  # Kafka's own log line

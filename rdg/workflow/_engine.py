@@ -19,7 +19,7 @@ import json
 import logging
 from collections import OrderedDict
 from dataclasses import asdict
-from typing import Any
+from typing import Any, Callable
 
 from rdg.errors import ConflictError, NotFoundError, RdgError
 from rdg.spec import (
@@ -76,11 +76,14 @@ class Engine:
         poll_interval: ``None`` (event-driven, the default) or seconds between polls (baseline mode).
         reconcile_interval: Seconds between repair passes (not in the hot path).
         cache_size: Runs kept in memory; finished runs leave at once.
+        clock: Wall-clock seconds (tests pass a fake one to jump over retry backoffs and deadlines).
     """
 
     def __init__(self, store: Store, *, poll_interval: float | None = None, reconcile_interval: float = 5.0,
-                 cache_size: int = 2000, cron_refresh: float = 5.0, max_inflight: int = 128) -> None:
+                 cache_size: int = 2000, cron_refresh: float = 5.0, max_inflight: int = 128,
+                 clock: Callable[[], float] = now) -> None:
         self.store = store
+        self.clock = clock
         self.poll_interval = poll_interval
         self.reconcile_interval = reconcile_interval
         self.cache_size = cache_size
@@ -205,7 +208,7 @@ class Engine:
         from rdg.workflow._client import start_run
 
         while not self._stop.is_set():
-            wake = now() + self.cron_refresh
+            wake = self.clock() + self.cron_refresh
             try:
                 for d in await self.store.list_definitions():
                     if not d["cron"]:
@@ -213,18 +216,18 @@ class Engine:
                     key = f"cron.{d['id']}"
                     raw, rev = await _get(self.store.defs, key)
                     if raw is None:
-                        await _cas(self.store.defs, key, {"last": now()}, 0)
+                        await _cas(self.store.defs, key, {"last": self.clock()}, 0)
                         continue
                     last = float(raw["last"])
                     due = min(croniter(expr, last).get_next(float) for expr in d["cron"])
-                    if due <= now():
+                    if due <= self.clock():
                         try:
                             await _cas(self.store.defs, key, {"last": due}, rev)
                         except ConflictError:
                             continue  # another engine fired it
                         await start_run(self.store, d["id"], {}, run_id=f"cron-{d['id']}-{int(due * 1000)}",
                                         trigger="cron")
-                        wake = now()
+                        wake = self.clock()
                     else:
                         wake = min(wake, due)
             except asyncio.CancelledError:
@@ -232,7 +235,7 @@ class Engine:
             except Exception as err:
                 log.warning("engine: cron pass failed: %s", err)
             try:
-                await asyncio.wait_for(self._stop.wait(), timeout=max(0.0, wake - now()))
+                await asyncio.wait_for(self._stop.wait(), timeout=max(0.0, wake - self.clock()))
             except asyncio.TimeoutError:
                 pass
 
@@ -281,7 +284,7 @@ class Engine:
     async def reconcile(self, run_id: str) -> None:
         """Repair one run: re-send lost dispatches, retry due steps, enforce deadlines."""
         st = self._cache.get(run_id)
-        if st is None or now() - st.touched < self.reconcile_interval:
+        if st is None or self.clock() - st.touched < self.reconcile_interval:
             return  # unknown here, or events are flowing: nothing to repair
         async with st.lock:
             await self._reload(st)
@@ -291,8 +294,8 @@ class Engine:
             stale = max(30.0, 2 * self.store.lease)
             for step in st.spec.steps:
                 rec, _ = st.steps[step.id]
-                lost = rec.status is StepStatus.QUEUED and now() - (rec.queued_at or 0) > stale
-                dead = rec.status is StepStatus.RUNNING and now() - (rec.lease_until or now()) > stale
+                lost = rec.status is StepStatus.QUEUED and self.clock() - (rec.queued_at or 0) > stale
+                dead = rec.status is StepStatus.RUNNING and self.clock() - (rec.lease_until or self.clock()) > stale
                 if (lost or dead) and step.type not in (StepType.FOREACH, StepType.SUBWORKFLOW):
                     log.warning("engine: re-sending %s.%s (%s)", run_id, step.id, rec.status.value)
                     await self.store.dispatch(self._task(st, step, rec))
@@ -310,7 +313,7 @@ class Engine:
             self._evict()
         else:
             self._cache.move_to_end(run_id)
-        st.touched = now()
+        st.touched = self.clock()
         if event["t"] == "child":
             await self._handle_child(st, event)
             return
@@ -403,7 +406,7 @@ class Engine:
         if run.status is RunStatus.CREATED:
             return
         if run.deadline:
-            if now() >= run.deadline:
+            if self.clock() >= run.deadline:
                 await self._finish(st, RunStatus.TIMED_OUT, "the run's timeout passed")
                 return
             self._timer(st.id, run.deadline)
@@ -465,12 +468,12 @@ class Engine:
         for step in (st.spec.steps if candidates is None else candidates):
             rec, _ = st.steps[step.id]
             if rec.status is StepStatus.WAITING_RETRY:
-                if (rec.retry_at or 0) <= now():
+                if (rec.retry_at or 0) <= self.clock():
                     names, names_full = self._names(st), True
                     await self._start(st, step, names)
                     progressed.add(step.id)
                 else:
-                    self._timer(st.id, rec.retry_at or now())
+                    self._timer(st.id, rec.retry_at or self.clock())
                 continue
             if rec.status is not StepStatus.NOT_CREATED:
                 continue
@@ -478,7 +481,7 @@ class Engine:
             if any(d.status not in STEP_COMPLETE for d in deps):
                 continue
             if deps and not any(d.taken for d in deps):
-                await self._set_step(st, step.id, status=StepStatus.SKIPPED, taken=False, ended_at=now(),
+                await self._set_step(st, step.id, status=StepStatus.SKIPPED, taken=False, ended_at=self.clock(),
                                      error="no upstream branch was taken")
                 progressed.add(step.id)
                 continue
@@ -495,7 +498,7 @@ class Engine:
                     await self._fail_step(st, step, StepStatus.USER_FAILED, f"if: {err}")
                     return progressed | {step.id}
                 if not taken:
-                    await self._set_step(st, step.id, status=StepStatus.SKIPPED, taken=False, ended_at=now(),
+                    await self._set_step(st, step.id, status=StepStatus.SKIPPED, taken=False, ended_at=self.clock(),
                                          error="condition was false")
                     progressed.add(step.id)
                     continue
@@ -546,7 +549,7 @@ class Engine:
         if rec.status is StepStatus.WAITING_RETRY and (not history or history[-1].get("attempt") != rec.attempt):
             history.append(rec.summary())
         new = dataclasses.replace(
-            rec, status=StepStatus.QUEUED, attempt=rec.attempt + 1, dispatch=rec.dispatch + 1, queued_at=now(),
+            rec, status=StepStatus.QUEUED, attempt=rec.attempt + 1, dispatch=rec.dispatch + 1, queued_at=self.clock(),
             retry_at=None, run_attempt=st.run.attempt, started_at=None, ended_at=None, error=None, owner=None,
             lease_until=None, history=history[-20:], outputs={},
         )
@@ -576,7 +579,7 @@ class Engine:
                          **changes: Any) -> None:
         if step.on_failure is FailureMode.IGNORE:
             status = StepStatus.COMPLETED_WITH_ERROR
-        await self._set_step(st, step.id, status=status, error=error, ended_at=now(), **changes)
+        await self._set_step(st, step.id, status=status, error=error, ended_at=self.clock(), **changes)
 
     async def _stop_step(self, st: _RunState, step_id: str) -> None:
         for _ in range(10):
@@ -584,7 +587,7 @@ class Engine:
             if rec.status not in STEP_NON_TERMINAL or rec.status is StepStatus.NOT_CREATED:
                 return
             try:
-                await self._set_step(st, step_id, status=StepStatus.STOPPED, ended_at=now(), owner=None,
+                await self._set_step(st, step_id, status=StepStatus.STOPPED, ended_at=self.clock(), owner=None,
                                      error=rec.error or "stopped with its run")
             except ConflictError:
                 st.steps[step_id] = list(await self.store.get_step(st.id, step_id))
@@ -605,7 +608,7 @@ class Engine:
                 return
             if run.status in RUN_TERMINAL:
                 return
-            run.status, run.ended_at, run.reason = RunStatus.STOPPED, now(), "its parent stopped"
+            run.status, run.ended_at, run.reason = RunStatus.STOPPED, self.clock(), "its parent stopped"
             try:
                 await self.store.cas_run(run, rev)
             except ConflictError:
@@ -614,7 +617,7 @@ class Engine:
             return
 
     async def _finish(self, st: _RunState, status: RunStatus, reason: str | None) -> None:
-        run = dataclasses.replace(st.run, status=status, ended_at=now(), reason=reason)
+        run = dataclasses.replace(st.run, status=status, ended_at=self.clock(), reason=reason)
         st.rev = await self.store.cas_run(run, st.rev)
         st.run = run
         await self._close(st)
@@ -660,7 +663,7 @@ class Engine:
                     if run.status is not RunStatus.CREATED:
                         break
                     spec = await spec_for_run(self.store, run)
-                    run.status, run.started_at = RunStatus.IN_PROGRESS, now()
+                    run.status, run.started_at = RunStatus.IN_PROGRESS, self.clock()
                     run.deadline = run.started_at + spec.timeout if spec.timeout else None
                     await self.store.emit(self._start_event(run, await self.store.cas_run(run, rrev)))
                     break
@@ -675,7 +678,7 @@ class Engine:
 
         async def fire() -> None:
             try:
-                await asyncio.sleep(max(0.0, at - now()))
+                await asyncio.sleep(max(0.0, at - self.clock()))
                 if run_id in self._cache:
                     await self.handle({"t": "wake", "run": run_id})
             except NotFoundError:
@@ -713,7 +716,7 @@ class Engine:
                                   f"over: expected a list or a number, got {type(over).__name__}")
             return
         fan.update(next=0, running=0, ok=0, failed=0)
-        rec = dataclasses.replace(rec, status=StepStatus.RUNNING, started_at=now(), fanout=fan)
+        rec = dataclasses.replace(rec, status=StepStatus.RUNNING, started_at=self.clock(), fanout=fan)
         await self._fanout(st, step, rec, names)
 
     async def _item(self, st: _RunState, step: StepSpec, rec: StepRecord, index: int) -> Any:
@@ -757,7 +760,7 @@ class Engine:
                 if step.on_failure is FailureMode.IGNORE:
                     return
             else:
-                await self._set_step(st, step.id, status=StepStatus.SUCCEEDED, ended_at=now(), fanout=fan,
+                await self._set_step(st, step.id, status=StepStatus.SUCCEEDED, ended_at=self.clock(), fanout=fan,
                                      outputs=outputs)
             return
         rec = dataclasses.replace(rec, fanout=fan)
@@ -782,7 +785,7 @@ class Engine:
         item = await self._item(st, step, rec, index)
         scope = {**names, "item": item, "index": index}
         extra = render(dict(step.config.get("child_params") or {}), scope)
-        started = now()
+        started = self.clock()
         parent = {"run": st.id, "step": step.id, "index": index}
         run_id = f"{st.id}.{step.id}.{_tag(rec)}.{index}"
         if step.child is not None:
@@ -815,7 +818,7 @@ class Engine:
                     if event["child"] != rec.child:
                         continue
                     if event["status"] == RunStatus.SUCCEEDED.value:
-                        await self._set_step(st, sid, status=StepStatus.SUCCEEDED, ended_at=now(),
+                        await self._set_step(st, sid, status=StepStatus.SUCCEEDED, ended_at=self.clock(),
                                              outputs={"run_id": event["child"], "status": event["status"]})
                     else:
                         await self._fail_step(st, step, StepStatus.USER_FAILED,
@@ -867,7 +870,7 @@ class Engine:
             await self._fail_step(st, step, StepStatus.USER_FAILED, f"subworkflow: {err}")
             return
         wait = bool(config.get("wait", True))
-        started = now()
+        started = self.clock()
         child_id = f"{st.id}.{step.id}.{_tag(rec)}"
         child = RunRecord(id=child_id, workflow=spec.id, version=version, status=RunStatus.IN_PROGRESS, params=params,
                           created_at=started, started_at=started, trigger="subworkflow",
@@ -877,7 +880,7 @@ class Engine:
         if wait:
             new = dataclasses.replace(rec, status=StepStatus.RUNNING, started_at=started, child=child_id)
         else:
-            new = dataclasses.replace(rec, status=StepStatus.SUCCEEDED, started_at=started, ended_at=now(),
+            new = dataclasses.replace(rec, status=StepStatus.SUCCEEDED, started_at=started, ended_at=self.clock(),
                                       child=child_id, outputs={"run_id": child_id})
         st.steps[step.id] = [new, await self.store.cas_step(st.id, step.id, new, st.steps[step.id][1])]
         await self.store.emit(self._start_event(child, child_rev))

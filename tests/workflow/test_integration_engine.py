@@ -333,6 +333,8 @@ async def test_a_late_result_from_a_fenced_worker_is_ignored(wf) -> None:
 
 
 async def test_a_new_engine_adopts_runs_waiting_on_a_timer(wf) -> None:
+    import time
+
     from rdg.workflow import Engine
 
     wf.engine.stop()  # the first engine goes away while a step waits for its retry
@@ -340,7 +342,7 @@ async def test_a_new_engine_adopts_runs_waiting_on_a_timer(wf) -> None:
     await wf.push("""
 id: adopt
 steps:
-  - {id: f, type: python, callable: tests.workflow.steps:flaky, params: {succeed_on: 2}, retry: {user: 1, backoff: 1}}
+  - {id: f, type: python, callable: tests.workflow.steps:flaky, params: {succeed_on: 2}, retry: {user: 1, backoff: 600}}
 """)
     first = Engine(wf.store)
     task = asyncio.create_task(first.run())
@@ -348,7 +350,10 @@ steps:
     await wf.step_status(handle, "f", "WAITING_RETRY")
     first.stop()
     await asyncio.gather(task, return_exceptions=True)
-    second = Engine(wf.store)  # knows nothing of the run; no event will come for it
+    # The backoff is 600 s, so however slowly the first engine stopped, the run still waits on
+    # its timer here. The second engine's clock runs 600 s ahead: the retry is due at once.
+    assert (await handle.step("f")).status is StepStatus.WAITING_RETRY
+    second = Engine(wf.store, clock=lambda: time.time() + 600)  # knows nothing of the run; no event will come for it
     assert await second.adopt() == 1
     task = asyncio.create_task(second.run())
     try:

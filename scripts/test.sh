@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # The one test command, for a fresh machine or CI:  bash scripts/test.sh [pytest args]
+# Hunting flaky tests:  bash scripts/test.sh --repeat N [pytest args]  runs the suite N times
+# (each run starts its own servers) and prints how often each test failed.
 #
 # 1. makes sure nats-server, Java 17 and Maven are installed (installs them with apt-get
 #    when run as root; otherwise says the exact command to run);
@@ -60,6 +62,25 @@ if ! .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test,b
 fi
 
 # --- tests ----------------------------------------------------------------------------
+if [ "${1:-}" = "--repeat" ]; then
+    runs=${2:?"--repeat needs a count, e.g. --repeat 5"}
+    shift 2
+    dir=.rdg/repeat
+    rm -rf "$dir"; mkdir -p "$dir"
+    worst=0
+    for i in $(seq "$runs"); do
+        say "run $i of $runs"
+        set +e
+        .venv/bin/python -m pytest tests rdg -q --basetemp=.rdg/pytest \
+            --junitxml="$dir/run-$i.xml" "$@" > "$dir/run-$i.log" 2>&1
+        rc=$?
+        set -e
+        say "run $i: $(tail -1 "$dir/run-$i.log")"
+        [ "$rc" -gt "$worst" ] && worst=$rc
+    done
+    .venv/bin/python scripts/flaky_report.py "$dir"/run-*.xml
+    exit "$worst"
+fi
 say "running pytest (real servers start on free ports; logs under .rdg/pytest/)"
 started=$(date +%s)
 set +e

@@ -47,7 +47,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from rdg.config import Settings  # noqa: E402
-from rdg.pipeline import PipelineSteps, RawEvent, coalesce, compile_pipeline, generate, load_spec  # noqa: E402
+from rdg.graph import compact  # noqa: E402
+from rdg.pipeline import PipelineSteps, RawEvent, compile_pipeline, generate, load_spec  # noqa: E402
 from rdg.pipeline._run import init_graph_schema  # noqa: E402
 from rdg.spec import DeadLetterSpec  # noqa: E402
 
@@ -98,7 +99,7 @@ def _tables(spec: Any) -> dict[str, Any]:
 def ceiling(opener: Any, per_event: list[list[Any]], batch: int) -> float:
     graph = opener()
     try:
-        flat = coalesce([w for ws in per_event for w in ws])
+        flat = compact([w for ws in per_event for w in ws])
         start = time.perf_counter()
         for i in range(0, len(flat), batch):
             graph.upsert(flat[i:i + batch])

@@ -56,6 +56,13 @@ class Settings:
     """CA bundle for ``wss://`` Gremlin URLs."""
     gremlin_pool_size: int = 4
     """Connections in the Gremlin pool. Default 4."""
+    graph_writes_topic: str = "rdg.graph-writes"
+    """Kafka topic through which deployed pipelines hand their writes to the graph writers, each
+    write in the partition of the vertex that owns it (graph servers only). One topic per graph:
+    two graphs sharing a Kafka need two topics. Default ``rdg.graph-writes``."""
+    graph_writes_partitions: int = 8
+    """Partitions of ``graph_writes_topic`` when rdg creates it: the most graph writers that can
+    share the work. Default 8."""
     state_dir: str = str(DEFAULT_STATE_DIR)
     """Where rdg keeps its own files: embedded graph, pipeline recovery, pids, logs."""
     stack_dir: str = str(Path(os.path.expanduser("~/.cache/rdg")))

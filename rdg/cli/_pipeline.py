@@ -216,21 +216,29 @@ def sample(out_dir: str, members: int, sessions: int, seed: int) -> None:
 @_SPEC
 @click.option("--processes", "-p", default=1, show_default=True, type=click.IntRange(min=1),
               help="Bytewax processes per pipeline (a cluster sharing the Kafka partitions).")
+@click.option("--writers", default=1, show_default=True, type=click.IntRange(min=1),
+              help="Graph writer processes, if not running yet (graph servers only: every pipeline hands its "
+                   "writes to them, one owner per vertex).")
 @_JSON
 @click.pass_context
-def deploy(ctx: click.Context, pipelines: tuple[str, ...], spec_path: str, processes: int, as_json: bool) -> None:
+def deploy(ctx: click.Context, pipelines: tuple[str, ...], spec_path: str, processes: int, writers: int,
+           as_json: bool) -> None:
     """Start pipelines (all by default) as supervised background processes with recovery: a
-    restart resumes where the last one stopped.
+    restart resumes where the last one stopped. On a graph server (gremlin_url ws://...) the
+    graph writers start too (`graph-writer` in `rdg status`): any number of pipelines and
+    processes then build exactly the graph one serial writer would.
 
     \b
     Examples:
       rdg deploy                         every pipeline in pipelines.yaml
       rdg deploy playback --processes 2  a two-process Bytewax cluster
+      rdg deploy --writers 2             two graph writer processes
     """
     from rdg.pipeline import load_spec
     from rdg.pipeline._deploy import deploy as start
 
-    results = start(load_spec(spec_path), pipelines or None, settings=settings_from(ctx), processes=processes)
+    results = start(load_spec(spec_path), pipelines or None, settings=settings_from(ctx), processes=processes,
+                    writers=writers)
     if as_json:
         click.echo(json.dumps([r.as_dict() for r in results]))
         return

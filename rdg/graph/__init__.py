@@ -26,7 +26,10 @@ from rdg.graph._model import (
     UpsertResult,
     VertexLabel,
     VertexWrite,
+    from_wire,
+    to_wire,
 )
+from rdg.graph._plan import compact, owner, owner_partition, why_invalid, wins
 from rdg.graph._schema import Schema, desired
 
 __all__ = [
@@ -41,8 +44,15 @@ __all__ = [
     "UpsertResult",
     "VertexLabel",
     "VertexWrite",
+    "compact",
     "connect",
     "desired",
+    "from_wire",
+    "owner",
+    "owner_partition",
     "queries",
+    "to_wire",
+    "why_invalid",
+    "wins",
     "write_ceiling",
 ]

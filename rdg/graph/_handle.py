@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterable, Protocol, Sequence
 
 from rdg.errors import RetryableError, ServerError
 from rdg.graph._model import EdgeWrite, GraphModel, UpsertResult, VertexWrite
-from rdg.graph._plan import CoEdge, Coalesced, CoVertex, EdgeState, Plan, VertexState, coalesce, plan
+from rdg.graph._plan import CoEdge, Coalesced, CoVertex, EdgeState, Owns, Plan, VertexState, coalesce, plan
 
 __all__ = ["Backend", "Graph"]
 
@@ -150,8 +150,8 @@ class Graph:
         return self._backend.dump(labels)
 
     # -- writes -----------------------------------------------------------------------------
-    def upsert(self, writes: Sequence[VertexWrite | EdgeWrite] | Iterable[VertexWrite | EdgeWrite]
-               ) -> UpsertResult:
+    def upsert(self, writes: Sequence[VertexWrite | EdgeWrite] | Iterable[VertexWrite | EdgeWrite], *,
+               owns: Owns | None = None) -> UpsertResult:
         """Write vertices and edges idempotently, in batches of ``batch_size`` per request.
 
         Last write wins by event time per property (also within the batch); an edge is unique
@@ -160,6 +160,13 @@ class Graph:
         key only. A request failing with a server error is retried with backoff; one that
         still fails is split in halves until the bad element is isolated and reported in
         :attr:`UpsertResult.failed` with the reason.
+
+        Args:
+            writes: The writes, in any order.
+            owns: For one of several writers sharing the graph (``rdg.pipeline``'s graph
+                writers): the vertex identities this writer owns. Only those are created or
+                changed, only edges out of them are written, and an edge whose in-vertex is
+                another writer's and missing comes back in :attr:`UpsertResult.deferred`.
 
         Raises:
             ServerError: The server stayed unreachable through every retry.
@@ -173,7 +180,7 @@ class Graph:
         if workers == 1 or len(vertices) + len(edges) <= size:
             items = vertices + edges  # edges after the vertices they need
             for start in range(0, len(items), size):
-                self._write(items[start:start + size], co, result)
+                self._write(items[start:start + size], co, result, owns)
             return result
         # Several requests in flight: first every vertex (chunks are disjoint by identity), then
         # every edge (each edge in one chunk, its endpoints exist by then), so no two requests
@@ -181,16 +188,17 @@ class Graph:
         for phase in (vertices, edges):
             parts = [phase[i:i + size] for i in range(0, len(phase), size)]
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rdg-upsert") as pool:
-                for part_result in pool.map(lambda part: self._write_part(part, co), parts):
+                for part_result in pool.map(lambda part: self._write_part(part, co, owns), parts):
                     result.vertices += part_result.vertices
                     result.edges += part_result.edges
                     result.requests += part_result.requests
                     result.failed.extend(part_result.failed)
+                    result.deferred.extend(part_result.deferred)
         return result
 
-    def _write_part(self, items: Sequence[CoVertex | CoEdge], co: Coalesced) -> UpsertResult:
+    def _write_part(self, items: Sequence[CoVertex | CoEdge], co: Coalesced, owns: Owns | None) -> UpsertResult:
         out = UpsertResult()
-        self._write(items, co, out)
+        self._write(items, co, out, owns)
         return out
 
     def _sub(self, items: Sequence[CoVertex | CoEdge], co: Coalesced) -> Coalesced:
@@ -211,30 +219,34 @@ class Graph:
                                                        writes=[w for w in full.writes if isinstance(w, EdgeWrite)])
         return sub
 
-    def _attempt(self, sub: Coalesced) -> tuple[int, int]:
-        """One read + apply; returns (requests, changed elements)."""
+    def _attempt(self, sub: Coalesced, owns: Owns | None) -> tuple[int, list[CoEdge]]:
+        """One read + apply; returns (requests, edges deferred)."""
         self._backend.begin()
         try:
             vstate, estate = self._backend.read_state(sub)
-            ops = plan(sub, vstate, estate)
+            ops = plan(sub, vstate, estate, owns)
             requests = int(getattr(self._backend, "read_requests", 1))
             if len(ops):
                 requests += self._backend.apply(ops)
             self._backend.commit()
-            return requests, len(ops)
+            return requests, ops.deferred
         except BaseException:
             self._backend.rollback()
             raise
 
-    def _write(self, items: Sequence[CoVertex | CoEdge], co: Coalesced, result: UpsertResult) -> None:
+    def _write(self, items: Sequence[CoVertex | CoEdge], co: Coalesced, result: UpsertResult,
+               owns: Owns | None = None) -> None:
         sub = self._sub(items, co)
         delay = self.backoff_s
         for attempt in range(self.retries + 1):
             try:
-                requests, _ = self._attempt(sub)
+                requests, deferred = self._attempt(sub, owns)
                 result.requests += requests
-                result.vertices += sum(1 for it in items if isinstance(it, CoVertex))
-                result.edges += sum(1 for it in items if isinstance(it, CoEdge))
+                result.vertices += sum(1 for it in items if isinstance(it, CoVertex)
+                                       and (owns is None or owns(it.identity)))
+                result.edges += sum(1 for it in items if isinstance(it, CoEdge)
+                                    and (owns is None or owns((it.from_vertex[0], it.from_vertex[2])))) - len(deferred)
+                result.deferred.extend(w for e in deferred for w in e.writes if isinstance(w, EdgeWrite))
                 return
             except ServerError as err:
                 if _permanent(err):
@@ -259,8 +271,8 @@ class Graph:
         mid = len(items) // 2
         log.warning("graph %s: batch of %d failed for good (%s); splitting to find the bad element",
                     self.backend, len(items), last)
-        self._write(items[:mid], co, result)
-        self._write(items[mid:], co, result)
+        self._write(items[:mid], co, result, owns)
+        self._write(items[mid:], co, result, owns)
 
 
 def write_ceiling(graph: Graph, writes: Sequence[VertexWrite | EdgeWrite]) -> float:

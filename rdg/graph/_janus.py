@@ -294,9 +294,10 @@ class JanusBackend:
         # Python took ~78% of a writer's CPU. Only the properties the plan compares are read.
         vgroups: dict[tuple[str, str], tuple[list[Any], set[str]]] = {}
         for v in co.vertices.values():
-            values, names = vgroups.setdefault((v.label, v.key), ([], {v.key, "_ts"}))
+            values, names = vgroups.setdefault((v.label, v.key), ([], {v.key, "_ts", "_src"}))
             values.append(_jv(v.key_value))
-            names.update(f"_ts_{name}" for name in v.props)
+            for name in v.props:  # the value too: an equal event time is decided by the value (wins)
+                names.update((name, f"_ts_{name}"))
         groups = [[label, key, list(part), sorted(names)]
                   for (label, key), (values, names) in vgroups.items() for part in chunks(values, _WITHIN)]
         vertices: dict[tuple[str, Any], VertexState] = {}
@@ -316,8 +317,9 @@ class JanusBackend:
             if a is not None and b is not None:  # an edge can only exist between existing vertices
                 pairs.append([e.label, _jv(a.id), _jv(b.id)])
                 idents.append(ident)
-                wanted.setdefault(e.label, {"_eids", "count", "first_seen", "last_seen"}).update(
-                    f"_ts_{name}" for name in e.props)
+                names = wanted.setdefault(e.label, {"_eids", "count", "first_seen", "last_seen", "_src"})
+                for name in e.props:
+                    names.update((name, f"_ts_{name}"))
         if pairs:
             try:
                 found = json.loads(self._script(_READ_EDGES_SCRIPT, {

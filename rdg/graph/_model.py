@@ -12,6 +12,7 @@ the graph backends (which upsert them). Values are data, never Gremlin text.
 
 from __future__ import annotations
 
+import datetime as _dt
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -24,6 +25,8 @@ __all__ = [
     "UpsertResult",
     "VertexLabel",
     "VertexWrite",
+    "from_wire",
+    "to_wire",
 ]
 
 PropertyType = Literal["string", "int", "long", "float", "double", "boolean", "date"]
@@ -123,3 +126,44 @@ class UpsertResult:
     edges: int = 0
     requests: int = 0
     failed: list[tuple[VertexWrite | EdgeWrite, str]] = field(default_factory=list)
+    deferred: list[EdgeWrite] = field(default_factory=list)
+    """Edges not written yet because their in-vertex belongs to another writer and does not
+    exist yet (only with ``owns``): hand them to ``upsert`` again a little later."""
+
+
+def _wire_value(value: Any) -> Any:
+    if isinstance(value, _dt.datetime):  # the graph stores datetimes as epoch milliseconds
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=_dt.timezone.utc)
+        return int(value.timestamp() * 1000)
+    return value
+
+
+def to_wire(write: VertexWrite | EdgeWrite) -> dict[str, Any]:
+    """A write as a JSON-ready dict (the message writers exchange over Kafka).
+
+    >>> w = EdgeWrite("used", ("profile", "profile_id", "p1"), ("device", "device_id", "d1"), ts=5, event_id="e1")
+    >>> from_wire(to_wire(w)) == w
+    True
+    """
+    props = {k: _wire_value(v) for k, v in write.properties.items()}
+    if isinstance(write, VertexWrite):
+        return {"v": [write.label, write.key, write.key_value], "p": props, "ts": write.ts, "src": write.source}
+    return {"e": write.label, "f": list(write.from_vertex), "t": list(write.to_vertex), "p": props, "ts": write.ts,
+            "id": write.event_id, "src": write.source}
+
+
+def from_wire(data: dict[str, Any]) -> VertexWrite | EdgeWrite:
+    """The write that :func:`to_wire` made ``data`` from.
+
+    Raises:
+        ValueError: ``data`` is not a write.
+    """
+    try:
+        if "v" in data:
+            label, key, value = data["v"]
+            return VertexWrite(label, key, value, dict(data.get("p") or {}), int(data["ts"]), str(data.get("src", "")))
+        return EdgeWrite(data["e"], tuple(data["f"]), tuple(data["t"]), dict(data.get("p") or {}),  # type: ignore[arg-type]
+                         int(data["ts"]), str(data.get("id", "")), str(data.get("src", "")))
+    except (KeyError, TypeError, ValueError) as err:
+        raise ValueError(f"not a graph write: {str(data)[:200]}") from err

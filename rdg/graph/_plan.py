@@ -2,9 +2,10 @@
 
 Two steps, both backend-neutral:
 
-1. :func:`coalesce` folds a batch by element identity: per property the newest event time wins
-   (on a tie the first write seen wins), an edge collects the ids of the events it saw, and
-   every edge endpoint becomes a key-only vertex so it exists before the edge.
+1. :func:`coalesce` folds a batch by identity: per property the write that :func:`wins` is
+   kept (the newest event time; on a tie the greater value, so the outcome never depends on
+   the order writes arrive in), an edge collects the ids of the events it saw, and every edge
+   endpoint becomes a key-only vertex so it exists before the edge.
 2. :func:`plan` compares the coalesced batch with the state read from the graph and emits only
    what changes. Replaying a batch therefore plans nothing, which is what makes upserts
    idempotent.
@@ -31,8 +32,9 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import re
+import zlib
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from rdg.graph._model import EdgeWrite, VertexWrite
 
@@ -48,7 +50,12 @@ __all__ = [
     "VertexState",
     "check_name",
     "coalesce",
+    "compact",
+    "owner",
+    "owner_partition",
     "plan",
+    "why_invalid",
+    "wins",
 ]
 
 EVENT_ID_WINDOW = 256
@@ -143,10 +150,72 @@ class Coalesced:
     failed: list[tuple[VertexWrite | EdgeWrite, str]] = field(default_factory=list)
 
 
+def _rank(value: Any) -> tuple[str, Any]:
+    return (type(value).__name__, value)
+
+
+def wins(ts: int, value: Any, old_ts: int | None, old_value: Any = None) -> bool:
+    """THE last-write-wins rule of rdg: does a write (``ts``, ``value``) replace what is there?
+
+    A newer event time wins. On equal event times the greater value wins (values of one type
+    compare as themselves, of different types by type name), so every writer, in any order,
+    under any concurrency, keeps the same value. Nothing there yet (``old_ts`` None): it wins.
+    Every place that merges writes (the graph's batches, ``rdg graph repair``, test oracles)
+    calls this function.
+
+    >>> wins(6, "ios", 5, "android"), wins(4, "ios", 5, "android")
+    (True, False)
+    >>> wins(5, "ios", 5, "android"), wins(5, "android", 5, "ios")  # a tie: the same winner either way
+    (True, False)
+    >>> wins(5, "same", 5, "same")  # equal: nothing to change
+    False
+    """
+    if old_ts is None:
+        return True
+    if ts != old_ts:
+        return ts > old_ts
+    try:
+        return _rank(value) > _rank(old_value)
+    except TypeError:  # unorderable values of one type (never for stored scalars): compare text
+        return repr(value) > repr(old_value)
+
+
+def owner(write: VertexWrite | EdgeWrite) -> tuple[str, Any]:
+    """The vertex that owns a write: itself for a vertex, the out-vertex for an edge.
+
+    Writers that share a graph route every write by its owner, so one writer at a time
+    creates and changes a vertex and the edges that leave it.
+
+    >>> owner(EdgeWrite("used", ("profile", "profile_id", "p1"), ("device", "device_id", "d1")))
+    ('profile', 'p1')
+    """
+    if isinstance(write, VertexWrite):
+        return write.identity
+    return (write.from_vertex[0], write.from_vertex[2])
+
+
+def owner_partition(identity: tuple[str, Any], partitions: int) -> int:
+    """The partition (of ``partitions``) that owns a vertex identity: stable in every process.
+
+    >>> owner_partition(("profile", "p1"), 8) == owner_partition(("profile", "p1"), 8)
+    True
+    """
+    return zlib.crc32(repr(identity).encode()) % max(1, partitions)
+
+
+Owns = Callable[[tuple[str, Any]], bool]
+"""Whether this writer owns a vertex identity (may create and change it and its out-edges)."""
+
+
 def _stamp(props: dict[str, Stamped], name: str, value: Any, ts: int, source: str) -> None:
     old = props.get(name)
-    if old is None or ts > old.ts:
+    if old is None or wins(ts, value, old.ts, old.value):
         props[name] = Stamped(value, ts, source)
+
+
+def _later(ts: int, source: str, old_ts: int | None, old_source: Any) -> bool:
+    """Whether ``(ts, source)`` is the newer event (the tie-break of ``_ts``/``_src``, ``last_seen``)."""
+    return wins(ts, source, old_ts, old_source if old_source is not None else "")
 
 
 def _validate(w: VertexWrite | EdgeWrite) -> tuple[dict[str, Any], str | None]:
@@ -191,6 +260,17 @@ def _validate(w: VertexWrite | EdgeWrite) -> tuple[dict[str, Any], str | None]:
     return clean, None
 
 
+def why_invalid(write: VertexWrite | EdgeWrite) -> str | None:
+    """Why the graph would refuse ``write`` (bad names, values or times), or ``None``.
+
+    >>> why_invalid(VertexWrite("member", "member_id", 1.5))
+    "key 'member_id' needs a string or integer value, not 1.5"
+    >>> why_invalid(VertexWrite("member", "member_id", "m1")) is None
+    True
+    """
+    return _validate(write)[1]
+
+
 def _event_id(w: EdgeWrite) -> str:
     return w.event_id or w.source or f"ts:{w.ts}"
 
@@ -227,7 +307,7 @@ def coalesce(writes: Iterable[VertexWrite | EdgeWrite]) -> Coalesced:
                 out.failed.append((w, f"vertex label {w.label!r} is keyed by {v.key!r} elsewhere in this batch"))
                 continue
             v.writes.append(w)
-            if v.ts is None or w.ts > v.ts:
+            if v.ts is None or _later(w.ts, w.source, v.ts, v.source):
                 v.ts, v.source = w.ts, w.source
             for name, value in props.items():
                 _stamp(v.props, name, value, w.ts, w.source)
@@ -238,22 +318,55 @@ def coalesce(writes: Iterable[VertexWrite | EdgeWrite]) -> Coalesced:
             edge = out.edges[ident] = CoEdge(w.label, w.from_vertex, w.to_vertex, first_seen=w.ts,
                                              last_seen=w.ts, source=w.source)
         edge.writes.append(w)
-        edge.events.setdefault(_event_id(w), w.ts)
+        eid = _event_id(w)
+        edge.events[eid] = min(edge.events.get(eid, w.ts), w.ts)
         if w.ts < edge.first_seen:
             edge.first_seen = w.ts
-        if w.ts > edge.last_seen:
+        if _later(w.ts, w.source, edge.last_seen, edge.source):
             edge.last_seen, edge.source = w.ts, w.source
         for name, value in props.items():
             _stamp(edge.props, name, value, w.ts, w.source)
         for end in (w.from_vertex, w.to_vertex):
-            v = vertex(*end)
-            v.writes.append(w)
-            if v.ts is None:  # key-only endpoint: stamped with the edge's time if it is new
-                v.source = w.source
+            vertex(*end).writes.append(w)
     for v in out.vertices.values():
-        if v.ts is None:
-            v.ts = min((w.ts for w in v.writes), default=0)
+        if v.ts is None:  # key-only endpoint: stamped with its earliest edge event if it is new
+            v.ts, v.source = min(((w.ts, w.source) for w in v.writes), default=(0, ""))
     return out
+
+
+def compact(writes: Iterable[VertexWrite | EdgeWrite]) -> list[VertexWrite | EdgeWrite]:
+    """The same writes without repeats, vertices first: what a pipeline hands on to the graph.
+
+    Writes of one vertex from one event (same ``ts`` and ``source``) become one write; an edge
+    write seen again with the same event id is dropped (the one that :func:`wins` is kept).
+    Nothing is merged across events, so the graph's own :func:`coalesce` still sees every
+    event time it needs for last-write-wins.
+
+    >>> a = VertexWrite("device", "device_id", "d1", {"os": "ios"}, ts=2, source="s@t:0:1")
+    >>> b = VertexWrite("device", "device_id", "d1", {"model": "x"}, ts=2, source="s@t:0:1")
+    >>> [w.properties for w in compact([a, b, a])]
+    [{'os': 'ios', 'model': 'x'}]
+    """
+    vertices: dict[tuple[Any, ...], VertexWrite] = {}
+    edges: dict[tuple[Any, ...], EdgeWrite] = {}
+    for w in writes:
+        if isinstance(w, VertexWrite):
+            key = (w.identity, w.key, w.ts, w.source)
+            old = vertices.get(key)
+            if old is None:
+                vertices[key] = w
+                continue
+            merged = dict(old.properties)
+            for name, value in w.properties.items():
+                if name not in merged or wins(w.ts, value, old.ts, merged[name]):
+                    merged[name] = value
+            vertices[key] = VertexWrite(w.label, w.key, w.key_value, merged, w.ts, w.source)
+        else:
+            key = (w.identity, _event_id(w))
+            kept = edges.get(key)
+            if kept is None or _later(w.ts, w.source, kept.ts, kept.source):
+                edges[key] = w
+    return [*vertices.values(), *edges.values()]
 
 
 @dataclass
@@ -321,6 +434,8 @@ class Plan:
     set_vertices: list[SetProps] = field(default_factory=list)
     new_edges: list[NewEdge] = field(default_factory=list)
     set_edges: list[SetEdgeProps] = field(default_factory=list)
+    deferred: list[CoEdge] = field(default_factory=list)
+    """Owned edges whose in-vertex is another writer's and does not exist yet: try again later."""
 
     def __len__(self) -> int:
         return len(self.new_vertices) + len(self.set_vertices) + len(self.new_edges) + len(self.set_edges)
@@ -329,20 +444,36 @@ class Plan:
 def _lww(props: dict[str, Stamped], existing: dict[str, Any]) -> dict[str, Any]:
     changes: dict[str, Any] = {}
     for name, st in props.items():
-        old_ts = existing.get(f"_ts_{name}")
-        if old_ts is None or st.ts > old_ts:
+        if wins(st.ts, st.value, existing.get(f"_ts_{name}"), existing.get(name)):
             changes[name] = st.value
             changes[f"_ts_{name}"] = st.ts
     return changes
 
 
 def plan(co: Coalesced, vertices: dict[tuple[str, Any], VertexState],
-         edges: dict[tuple[str, str, Any, str, Any], EdgeState]) -> Plan:
-    """The changes that bring the graph (``vertices``/``edges`` as read) up to the batch ``co``."""
+         edges: dict[tuple[str, str, Any, str, Any], EdgeState], owns: Owns | None = None) -> Plan:
+    """The changes that bring the graph (``vertices``/``edges`` as read) up to the batch ``co``.
+
+    With ``owns`` (several writers sharing a graph, each owning some vertices), only owned
+    vertices are created or changed and only edges out of owned vertices are written; an
+    owned edge whose in-vertex is someone else's and missing is :attr:`Plan.deferred`, never
+    created here, so no vertex is ever created by two writers.
+
+    >>> from rdg.graph._model import EdgeWrite
+    >>> co = coalesce([EdgeWrite("used", ("profile", "profile_id", "p1"), ("device", "device_id", "d1"), ts=1)])
+    >>> mine = lambda ident: ident[0] == "profile"
+    >>> ops = plan(co, {}, {}, owns=mine)
+    >>> [v.label for v in ops.new_vertices], len(ops.new_edges), len(ops.deferred)
+    (['profile'], 0, 1)
+    """
     out = Plan()
     ends: dict[tuple[str, Any], tuple[str, Any]] = {}
     for n, (ident, v) in enumerate(sorted(co.vertices.items(), key=lambda kv: repr(kv[0]))):
         state = vertices.get(ident)
+        if owns is not None and not owns(ident):
+            if state is not None:  # someone else's: usable as an endpoint, never changed here
+                ends[ident] = ("id", state.id)
+            continue
         if state is None:
             ref = f"n{n}"
             props: dict[str, Any] = {v.key: v.key_value, "_key": v.key}
@@ -357,16 +488,20 @@ def plan(co: Coalesced, vertices: dict[tuple[str, Any], VertexState],
         ends[ident] = ("id", state.id)
         changes = _lww(v.props, state.props)
         has_own = any(isinstance(w, VertexWrite) for w in v.writes)
-        old_ts = state.props.get("_ts")
-        if has_own and v.ts is not None and (old_ts is None or v.ts > old_ts):
+        if has_own and v.ts is not None and _later(v.ts, v.source, state.props.get("_ts"), state.props.get("_src")):
             changes["_ts"] = v.ts
             changes["_src"] = v.source
         if changes:
             out.set_vertices.append(SetProps(state.id, changes))
     for ident, e in sorted(co.edges.items(), key=lambda kv: repr(kv[0])):
+        if owns is not None and not owns((e.from_vertex[0], e.from_vertex[2])):
+            continue  # here only so its in-vertex exists: the out-vertex's owner writes the edge
         from_end = ends[(e.from_vertex[0], e.from_vertex[2])]
-        to_end = ends[(e.to_vertex[0], e.to_vertex[2])]
-        ordered = [eid for eid, _ in sorted(e.events.items(), key=lambda kv: kv[1])]
+        to_end = ends.get((e.to_vertex[0], e.to_vertex[2]))
+        if to_end is None:
+            out.deferred.append(e)
+            continue
+        ordered = [eid for eid, _ in sorted(e.events.items(), key=lambda kv: (kv[1], kv[0]))]
         estate = edges.get(ident)
         if estate is None:
             props = {}
@@ -390,7 +525,7 @@ def plan(co: Coalesced, vertices: dict[tuple[str, Any], VertexState],
             changes["_eids"] = json.dumps((seen + fresh)[-EVENT_ID_WINDOW:])
         if old.get("first_seen") is None or e.first_seen < old["first_seen"]:
             changes["first_seen"] = e.first_seen
-        if old.get("last_seen") is None or e.last_seen > old["last_seen"]:
+        if _later(e.last_seen, e.source, old.get("last_seen"), old.get("_src")):
             changes["last_seen"] = e.last_seen
             changes["_src"] = e.source
         if changes:

@@ -9,7 +9,7 @@ from rdg.pipeline._dataflow import CompiledPipeline, compile_pipeline, pipeline_
 from rdg.pipeline._metrics import Metrics
 from rdg.pipeline._run import PreviewItem, RunResult, init_graph_schema, load_spec, preview, run_pipeline
 from rdg.pipeline._sample import generate, write_samples, write_tables
-from rdg.pipeline._steps import DeadLetter, PipelineSteps, RawEvent, coalesce, to_epoch_ms
+from rdg.pipeline._steps import DeadLetter, PipelineSteps, RawEvent, to_epoch_ms
 
 __all__ = [
     "CompiledPipeline",
@@ -19,7 +19,6 @@ __all__ = [
     "PreviewItem",
     "RawEvent",
     "RunResult",
-    "coalesce",
     "compile_pipeline",
     "generate",
     "init_graph_schema",

@@ -1,9 +1,10 @@
 """Compile one pipeline of the spec into ONE Bytewax dataflow.
 
 ``source -> decode -> normalize -> enrich -> graph_map -> shard -> dedup (a window per shard that
-closes ``window`` after its first write) -> coalesce -> upsert``; every step's bad events leave through one ``errors``
+closes ``window`` after its first write) -> compact -> upsert``; every step's bad events leave through one ``errors``
 branch into the ``dead_letter`` sink. Step ids are ``<pipeline>.<step>`` (the flow id is the
-pipeline name).
+pipeline name). ``upsert`` writes the embedded graph itself; for a graph server it hands the
+writes to the graph writers (one owner per vertex: ``rdg.pipeline._graph_writes``).
 """
 
 from __future__ import annotations
@@ -20,15 +21,15 @@ from bytewax.dataflow import Dataflow
 from bytewax.operators import StatefulLogic
 
 from rdg.config import Settings
-from rdg.graph import EdgeLabel, GraphModel, VertexLabel
+from rdg.graph import EdgeLabel, GraphModel, VertexLabel, compact
 from rdg.pipeline._metrics import Metrics
-from rdg.pipeline._sinks import DeadLetterSink, GraphOpener, GraphSink
+from rdg.pipeline._sinks import DeadLetterSink, GraphOpener, GraphSink, GraphWritesSink
 from rdg.pipeline._sources import JsonlSource, kafka_to_raw
-from rdg.pipeline._steps import DeadLetter, PipelineSteps, coalesce, shard_of
+from rdg.pipeline._steps import DeadLetter, PipelineSteps, shard_of
 from rdg.spec import DeadLetterSpec, GraphSpec, PipelinesSpec
 
 __all__ = ["CompiledPipeline", "WindowBatcher", "compile_pipeline", "default_dead_letter", "pipeline_dir",
-           "to_graph_model"]
+           "to_graph_model", "writes_through_writers"]
 
 
 class WindowBatcher(StatefulLogic[Any, list[Any], tuple[list[Any], float | None]]):
@@ -93,6 +94,17 @@ def default_dead_letter(settings: Settings, name: str) -> DeadLetterSpec:
     return DeadLetterSpec("file", str(pipeline_dir(settings, name) / "dead-letter.jsonl"))
 
 
+def writes_through_writers(settings: Settings) -> bool:
+    """Whether pipelines hand their writes to the graph writers: yes for a graph server.
+
+    >>> writes_through_writers(Settings(gremlin_url="ws://127.0.0.1:8182/gremlin"))
+    True
+    >>> writes_through_writers(Settings())  # the embedded graph serialises its writers itself
+    False
+    """
+    return settings.gremlin_url.startswith(("ws://", "wss://"))
+
+
 def default_opener(settings: Settings) -> GraphOpener:
     """Opens ``settings.gremlin_url`` through :func:`rdg.graph.connect`.
 
@@ -139,7 +151,9 @@ def compile_pipeline(spec: PipelinesSpec, name: str, *, settings: Settings, even
         name: Pipeline to compile.
         settings: Kafka bootstrap and options, graph URL, state folder.
         events: A JSONL file (or glob) that replaces the pipeline's sources: a bounded run.
-        opener: Opens the graph (default: ``rdg.graph.connect(settings.gremlin_url)``).
+        opener: Opens the graph and makes this pipeline write it itself (tests, benchmarks). By
+            default the embedded graph is written directly, and a graph server through the
+            graph writers (``graph_writes_topic``), so any number of pipelines stay exact.
         tail: For Kafka sources: keep waiting for new messages (``False`` stops at the end).
         metrics: Counters to update (default: a new :class:`Metrics`).
         tables: Side tables already loaded (default: load them now).
@@ -193,8 +207,12 @@ def compile_pipeline(spec: PipelinesSpec, name: str, *, settings: Settings, even
     keyed = op.key_on("shard", writes, lambda w: shard_of(w, shards))
     window, max_batch = timedelta(milliseconds=pipeline.dedup.window_ms), pipeline.dedup.max_batch
     batches = op.stateful("dedup", keyed, lambda resume: WindowBatcher(window, max_batch, resume))
-    coalesced = op.map("coalesce", batches, lambda kv: coalesce(kv[1]))
+    compacted = op.map("compact", batches, lambda kv: compact(kv[1]))
     dead_spec = dead_letter or pipeline.dead_letter or default_dead_letter(settings, name)
-    op.output("upsert", coalesced, GraphSink(opener or default_opener(settings), dead_spec, kafka_config, metrics, name))
+    if opener is None and writes_through_writers(settings):
+        sink: Any = GraphWritesSink(settings, dead_spec, kafka_config, metrics, name)
+    else:
+        sink = GraphSink(opener or default_opener(settings), dead_spec, kafka_config, metrics, name)
+    op.output("upsert", compacted, sink)
     op.output("dead_letter", split.trues, DeadLetterSink(dead_spec, kafka_config, metrics))
     return CompiledPipeline(flow, metrics, steps, tables)

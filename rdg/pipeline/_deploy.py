@@ -6,6 +6,11 @@ any of them dies it stops the rest and starts them all again: Bytewax resumes fr
 recovery snapshot, and the graph's idempotent upserts make the replay harmless. Everything a
 pipeline keeps is under ``<state_dir>/pipelines/<name>/``: ``deploy.json``, ``supervisor.pid``,
 ``recovery/``, ``metrics-<i>.json``, ``pipeline.log``.
+
+On a graph server the pipelines hand their writes to the graph writers (one owner per vertex,
+see ``rdg.pipeline._graph_writes``): ``deploy`` also starts them, as the deployment
+``graph-writer`` (N writer processes sharing the partitions of ``graph_writes_topic``);
+``status`` shows it with its lag (writes not yet in the graph), and ``stop`` stops it last.
 """
 
 from __future__ import annotations
@@ -22,14 +27,17 @@ from typing import Any, Iterable
 
 from rdg.config import Settings
 from rdg.errors import IllegalActionError, NotFoundError
-from rdg.pipeline._dataflow import pipeline_dir
+from rdg.errors import ConfigError
+from rdg.pipeline._dataflow import pipeline_dir, writes_through_writers
 from rdg.pipeline._metrics import read_metrics
 from rdg.spec import PipelinesSpec
 from rdg.stack import pid_alive
 
-__all__ = ["DeployResult", "PipelineStatus", "deploy", "log_path", "read_log", "status", "stop"]
+__all__ = ["WRITER", "DeployResult", "PipelineStatus", "deploy", "log_path", "read_log", "status", "stop"]
 
 LOG_NAME = "pipeline.log"
+WRITER = "graph-writer"
+"""The deployment of the graph writers (not a pipeline name a spec may use)."""
 
 
 def log_path(settings: Settings, name: str) -> Path:
@@ -61,8 +69,11 @@ class DeployResult:
 
 
 def deploy(spec: PipelinesSpec, names: Iterable[str] | None = None, *, settings: Settings, processes: int = 1,
-           epoch_interval_s: float = 1.0) -> list[DeployResult]:
+           epoch_interval_s: float = 1.0, writers: int = 1) -> list[DeployResult]:
     """Start pipelines as supervised background processes (skips ones already running).
+
+    On a graph server the graph writers are started too (first, as ``graph-writer``), and the
+    Kafka topic they share with the pipelines is created if missing.
 
     Args:
         spec: The validated spec (its file is re-read by the workers).
@@ -70,65 +81,83 @@ def deploy(spec: PipelinesSpec, names: Iterable[str] | None = None, *, settings:
         settings: Passed to the workers as they are now.
         processes: Bytewax processes per pipeline (N > 1: a cluster sharing Kafka partitions).
         epoch_interval_s: How often recovery snapshots are taken.
+        writers: Graph writer processes, if they are not running yet (at most
+            ``graph_writes_partitions`` do work; the rest stand by).
 
     Raises:
         NotFoundError: An unknown pipeline name.
-        IllegalActionError: ``processes`` < 1.
+        IllegalActionError: ``processes`` or ``writers`` < 1.
+        ConfigError: A pipeline is named ``graph-writer``.
     """
-    from bytewax.recovery import init_db_dir
-
-    if processes < 1:
-        raise IllegalActionError(f"--processes must be >= 1, not {processes}")
+    if processes < 1 or writers < 1:
+        raise IllegalActionError(f"--processes and --writers must be >= 1, not {processes} and {writers}")
     chosen = list(names) if names else list(spec.pipelines)
     for name in chosen:
         spec.pipeline(name)  # raises NotFoundError with a hint
+        if name == WRITER:
+            raise ConfigError(f"a pipeline cannot be named '{WRITER}': rdg runs its graph writers under that name",
+                              hint="rename the pipeline in the spec")
     from rdg.pipeline._dataflow import default_opener
     from rdg.pipeline._run import init_graph_schema
 
     init_graph_schema(spec, default_opener(settings))  # fail here, clearly, if the graph is away
     out = []
+    if writes_through_writers(settings):
+        from rdg.pipeline._graph_writes import ensure_topic
+
+        ensure_topic(settings)
+        out.append(_start(WRITER, spec, settings, writers, {"kind": WRITER}))
     for name in chosen:
-        folder = pipeline_dir(settings, name)
-        folder.mkdir(parents=True, exist_ok=True)
-        running = _supervisor_pid(folder)
-        if running is not None:
-            out.append(DeployResult(name, running, processes, True, str(folder)))
-            continue
+        out.append(_start(name, spec, settings, processes, {"epoch_interval_s": epoch_interval_s}))
+    return out
+
+
+def _start(name: str, spec: PipelinesSpec, settings: Settings, processes: int, extra: dict[str, Any]) -> DeployResult:
+    """Start one supervised deployment (a pipeline, or the graph writers) unless it runs."""
+    from bytewax.recovery import init_db_dir
+
+    folder = pipeline_dir(settings, name)
+    folder.mkdir(parents=True, exist_ok=True)
+    running = _supervisor_pid(folder)
+    if running is not None:
+        return DeployResult(name, running, processes, True, str(folder))
+    if name != WRITER:
         recovery = folder / "recovery"
         if not recovery.exists() or not any(recovery.iterdir()):
             recovery.mkdir(parents=True, exist_ok=True)
             init_db_dir(recovery, max(processes, 1))
-        for old in folder.glob("metrics-*.json"):  # keep 0..N-1 (their offsets carry over), drop the rest
-            if not old.stem.split("-")[-1].isdigit() or int(old.stem.split("-")[-1]) >= processes:
-                old.unlink()
-        (folder / "deploy.json").write_text(json.dumps({
-            "pipeline": name, "spec": str(Path(spec.file).resolve()), "processes": processes,
-            "epoch_interval_s": epoch_interval_s, "settings": settings.as_dict(), "deployed_at": time.time(),
-            "cwd": os.getcwd(),
-        }, indent=2))
-        (folder / "stop-requested").unlink(missing_ok=True)
-        log = (folder / LOG_NAME).open("ab")
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join([str(Path(spec.file).resolve().parent), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-        proc = subprocess.Popen([sys.executable, "-m", "rdg.pipeline._supervisor", str(folder)], stdout=log,
-                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True, env=env,
-                                cwd=str(Path(spec.file).resolve().parent))
-        log.close()
-        (folder / "supervisor.pid").write_text(str(proc.pid))
-        out.append(DeployResult(name, proc.pid, processes, False, str(folder)))
-    return out
+    for old in folder.glob("metrics-*.json"):  # keep 0..N-1 (their offsets carry over), drop the rest
+        if not old.stem.split("-")[-1].isdigit() or int(old.stem.split("-")[-1]) >= processes:
+            old.unlink()
+    (folder / "deploy.json").write_text(json.dumps({
+        "pipeline": name, "spec": str(Path(spec.file).resolve()), "processes": processes,
+        "settings": settings.as_dict(), "deployed_at": time.time(), "cwd": os.getcwd(), **extra,
+    }, indent=2))
+    (folder / "stop-requested").unlink(missing_ok=True)
+    log = (folder / LOG_NAME).open("ab")
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(Path(spec.file).resolve().parent), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    proc = subprocess.Popen([sys.executable, "-m", "rdg.pipeline._supervisor", str(folder)], stdout=log,
+                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True, env=env,
+                            cwd=str(Path(spec.file).resolve().parent))
+    log.close()
+    (folder / "supervisor.pid").write_text(str(proc.pid))
+    return DeployResult(name, proc.pid, processes, False, str(folder))
 
 
 def stop(names: Iterable[str] | None = None, *, settings: Settings, timeout: float = 15.0) -> list[str]:
     """Stop deployed pipelines (all running ones by default); returns the names stopped.
 
-    Sends SIGTERM to each supervisor's process group, then SIGKILL after ``timeout``.
+    Sends SIGTERM to each supervisor's process group, then SIGKILL after ``timeout``. The graph
+    writers stop last, after the pipelines that feed them (``rdg stop`` with no names, or
+    ``rdg stop graph-writer``); what they had not applied yet waits in Kafka for their next start.
 
     Raises:
         NotFoundError: A named pipeline was never deployed here.
     """
     root = Path(settings.state_dir) / "pipelines"
     chosen = list(names) if names else sorted(p.name for p in root.glob("*") if p.is_dir())
+    chosen.sort(key=lambda name: name == WRITER)  # stable: the writers move to the end
     stopped = []
     for name in chosen:
         folder = root / name
@@ -236,7 +265,9 @@ def status(settings: Settings, names: Iterable[str] | None = None, *, with_lag: 
             errors.append((sup["last_error_at"], sup["last_error"]))
         last = max(errors) if errors else (None, None)
         topics: list[str] = []
-        if with_lag:
+        if with_lag and info.get("kind") == WRITER:
+            topics = [Settings(**info["settings"]).graph_writes_topic]
+        elif with_lag:
             try:
                 from rdg.pipeline._run import load_spec
 

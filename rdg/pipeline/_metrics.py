@@ -104,6 +104,11 @@ class Metrics:
             if offset + 1 > self.offsets.get(key, -1):
                 self.offsets[key] = offset + 1
 
+    def committed(self, topic: str, partition: int, next_offset: int) -> None:
+        """Everything before ``next_offset`` is applied and committed (the graph writers' lag)."""
+        with self._lock:
+            self.offsets[f"{topic}:{partition}"] = next_offset
+
     def snapshot(self) -> dict[str, Any]:
         """Every counter as a JSON-ready dict."""
         with self._lock:

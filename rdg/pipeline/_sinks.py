@@ -1,8 +1,11 @@
-"""Sinks: batched idempotent upserts into the graph (retrying while it is away), and dead letters.
+"""Sinks: graph writes (straight into the graph, or to the graph writers), and dead letters.
 
-Both are Bytewax ``DynamicSink``\\ s: every worker writes its own items. The graph sink retries
-a failed batch with exponential backoff (a clear log line each time) until the graph comes
-back, so nothing is lost; writes the graph rejects for good go to the dead-letter output.
+All are Bytewax ``DynamicSink``\\ s: every worker writes its own items. :class:`GraphSink`
+upserts the embedded graph itself (SQLite serialises its writers); :class:`GraphWritesSink`
+hands writes for a graph server to the graph writers through Kafka (one owner per vertex, see
+``rdg.pipeline._graph_writes``). Both retry a failed batch with exponential backoff (a clear
+log line each time) until the graph or Kafka comes back, so nothing is lost; writes the graph
+rejects go to the dead-letter output.
 """
 
 from __future__ import annotations
@@ -16,13 +19,14 @@ from typing import Any, Callable
 
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
 
+from rdg.config import Settings
 from rdg.errors import ConfigError
-from rdg.graph import VertexWrite
+from rdg.graph import EdgeWrite, VertexWrite, compact, why_invalid
 from rdg.pipeline._metrics import Metrics
-from rdg.pipeline._steps import DeadLetter, Write, coalesce
+from rdg.pipeline._steps import DeadLetter, Write
 from rdg.spec import DeadLetterSpec
 
-__all__ = ["DeadLetterSink", "DeadLetterWriter", "GraphSink", "open_dead_letter"]
+__all__ = ["DeadLetterSink", "DeadLetterWriter", "GraphSink", "GraphWritesSink", "open_dead_letter"]
 
 log = logging.getLogger("rdg.pipeline")
 
@@ -127,7 +131,7 @@ class _GraphPartition(StatelessSinkPartition[list[Write]]):
                     self._graph = self._opener()
                 return self._graph.upsert(writes)
             except Exception as err:  # noqa: BLE001 - any driver failure: back off and try again
-                text = f"graph upsert of {len(writes)} writes failed: {type(err).__name__}: {err}; retrying in {delay:.1f}s"
+                text = f"{self._what} of {len(writes)} writes failed: {type(err).__name__}: {err}; retrying in {delay:.1f}s"
                 log.warning("%s: %s", self._pipeline, text)
                 if self._metrics is not None:
                     self._metrics.error(text, retry=True)
@@ -140,8 +144,10 @@ class _GraphPartition(StatelessSinkPartition[list[Write]]):
                 time.sleep(delay)
                 delay = min(delay * 2, self._max_backoff)
 
+    _what = "graph upsert"
+
     def write_batch(self, items: list[list[Write]]) -> None:
-        writes = coalesce([w for batch in items for w in batch])
+        writes = compact([w for batch in items for w in batch])
         if not writes:
             return
         started = time.perf_counter()
@@ -149,14 +155,18 @@ class _GraphPartition(StatelessSinkPartition[list[Write]]):
         if self._metrics is not None:
             self._metrics.count_written(result.vertices, result.edges, result.requests, time.perf_counter() - started)
             self._metrics.observe_freshness([w.ts for w in writes if not isinstance(w, VertexWrite)])
-        if result.failed:
-            if self._dead is None:
-                self._dead = open_dead_letter(self._dead_spec, self._kafka_config)
-            letters = [DeadLetter(self._pipeline, "upsert", reason, w.source, w.source.partition("@")[2],
-                                  {"write": repr(w)}) for w, reason in result.failed]
-            self._dead.write(letters)
-            if self._metrics is not None:
-                self._metrics.count_dead(len(letters))
+        self._dead_letters(result.failed)
+
+    def _dead_letters(self, failed: list[tuple[Write, str]]) -> None:
+        if not failed:
+            return
+        if self._dead is None:
+            self._dead = open_dead_letter(self._dead_spec, self._kafka_config)
+        letters = [DeadLetter(self._pipeline, "upsert", reason, w.source, w.source.partition("@")[2],
+                              {"write": repr(w)}) for w, reason in failed]
+        self._dead.write(letters)
+        if self._metrics is not None:
+            self._metrics.count_dead(len(letters))
 
     def close(self) -> None:
         if self._graph is not None:
@@ -189,3 +199,76 @@ class GraphSink(DynamicSink[list[Write]]):
     def build(self, step_id: str, worker_index: int, worker_count: int) -> _GraphPartition:
         return _GraphPartition(self.opener, self.dead_letter, self.kafka_config, self.metrics, self.pipeline,
                                self.max_backoff)
+
+
+class _Handed:
+    """What :class:`_WritesPartition` reports back, shaped like an upsert result."""
+
+    def __init__(self, vertices: int, edges: int, requests: int) -> None:
+        self.vertices, self.edges, self.requests = vertices, edges, requests
+        self.failed: list[tuple[Write, str]] = []
+
+
+class _WritesPartition(_GraphPartition):
+    """Hands writes to the graph writers; bad ones are dead-lettered here, with their offset."""
+
+    _what = "handing graph writes to Kafka"
+
+    def __init__(self, settings: Settings, *args: Any) -> None:
+        super().__init__(lambda: _Producer(settings), *args)
+
+    def write_batch(self, items: list[list[Write]]) -> None:
+        writes = [w for batch in items for w in batch]
+        bad = [(w, reason) for w in writes if (reason := why_invalid(w)) is not None]
+        if bad:
+            refused = {id(w) for w, _ in bad}
+            writes = [w for w in writes if id(w) not in refused]
+        if writes:
+            started = time.perf_counter()
+            handed = self._upsert(writes)
+            if self._metrics is not None:
+                self._metrics.count_written(handed.vertices, handed.edges, handed.requests, time.perf_counter() - started)
+        self._dead_letters(bad)
+
+
+class _Producer:
+    """The graph handle's ``upsert``/``close`` over a :class:`WritesProducer` (so the retry loop is shared)."""
+
+    def __init__(self, settings: Settings) -> None:
+        from rdg.pipeline._graph_writes import WritesProducer
+
+        self._producer = WritesProducer(settings)
+
+    def upsert(self, writes: list[Write]) -> _Handed:
+        sent = self._producer.send(writes)
+        edges = sum(1 for w in writes if isinstance(w, EdgeWrite))
+        return _Handed(len(writes) - edges, edges, sent)
+
+    def close(self) -> None:
+        self._producer.close()
+
+
+class GraphWritesSink(DynamicSink[list[Write]]):
+    """Bytewax sink of write batches for a graph server: produced to the graph writers' topic.
+
+    Args:
+        settings: Kafka and ``graph_writes_topic``.
+        dead_letter: Where writes the graph would refuse go (checked here, before Kafka).
+        kafka_config: librdkafka config for a Kafka dead-letter topic.
+        metrics: Counts what was handed on.
+        pipeline: For dead letters and log lines.
+        max_backoff: Longest wait between retries while Kafka is away, in seconds.
+    """
+
+    def __init__(self, settings: Settings, dead_letter: DeadLetterSpec, kafka_config: dict[str, str] | None,
+                 metrics: Metrics | None, pipeline: str, *, max_backoff: float = 5.0) -> None:
+        self.settings = settings
+        self.dead_letter = dead_letter
+        self.kafka_config = kafka_config
+        self.metrics = metrics
+        self.pipeline = pipeline
+        self.max_backoff = max_backoff
+
+    def build(self, step_id: str, worker_index: int, worker_count: int) -> _WritesPartition:
+        return _WritesPartition(self.settings, self.dead_letter, self.kafka_config, self.metrics, self.pipeline,
+                                self.max_backoff)

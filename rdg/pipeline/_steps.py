@@ -48,7 +48,7 @@ from typing import Any, Callable, Mapping, Union
 from rdg.graph import EdgeWrite, VertexWrite
 from rdg.spec import FieldSpec, FilterSpec, PipelineSpec, PipelinesSpec, Template
 
-__all__ = ["DeadLetter", "PipelineSteps", "RawEvent", "Write", "coalesce", "shard_of", "to_epoch_ms"]
+__all__ = ["DeadLetter", "PipelineSteps", "RawEvent", "Write", "shard_of", "to_epoch_ms"]
 
 Write = Union[VertexWrite, EdgeWrite]
 
@@ -436,40 +436,6 @@ def _props(props: Mapping[str, Any], event: Mapping[str, Any]) -> dict[str, Any]
 
 def _strip(record: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in record.items() if not k.startswith("_")}
-
-
-def coalesce(writes: list[Write]) -> list[Write]:
-    """Merge writes to the same element: vertices by identity (per property, newest ts wins);
-    edges by identity and event id (a duplicate event is written once). Vertices come first.
-
-    >>> a = VertexWrite("device", "device_id", "d1", {"os": "ios", "model": "x"}, ts=2)
-    >>> b = VertexWrite("device", "device_id", "d1", {"os": "android"}, ts=1)
-    >>> coalesce([a, b])[0].properties
-    {'os': 'ios', 'model': 'x'}
-    """
-    vertices: dict[Any, tuple[VertexWrite, dict[str, tuple[int, Any]]]] = {}
-    edges: dict[Any, EdgeWrite] = {}
-    for w in writes:
-        if isinstance(w, VertexWrite):
-            ident = w.identity
-            seen = vertices.get(ident)
-            props = seen[1] if seen else {}
-            for k, v in w.properties.items():
-                if k not in props or props[k][0] <= w.ts:
-                    props[k] = (w.ts, v)
-            newest = w if seen is None or w.ts >= seen[0].ts else seen[0]
-            vertices[ident] = (newest, props)
-        else:
-            ident = (w.identity, w.event_id)
-            old = edges.get(ident)
-            if old is None or w.ts >= old.ts:
-                edges[ident] = w
-    out: list[Write] = []
-    for newest, props in vertices.values():
-        out.append(VertexWrite(newest.label, newest.key, newest.key_value, {k: v for k, (_, v) in props.items()},
-                               newest.ts, newest.source))
-    out.extend(edges.values())
-    return out
 
 
 def shard_of(write: Write, shards: int) -> str:

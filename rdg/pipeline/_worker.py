@@ -29,9 +29,13 @@ def main(folder: Path, process_id: int, addresses: str) -> int:
     logging.getLogger("rdg").setLevel(logging.INFO)
     info = json.loads((folder / "deploy.json").read_text())
     settings = Settings(**info["settings"])
+    if info.get("kind") == "graph-writer":
+        from rdg.pipeline._graph_writes import run_writer_process
+
+        return run_writer_process(folder, process_id, settings)
     spec = load_spec(info["spec"])
     name = info["pipeline"]
-    opener = default_opener(settings)  # the schema was created by `rdg deploy`
+    opener = None  # the default: the embedded graph directly, a graph server through the graph writers
     metrics = Metrics(name)
     previous = folder / f"metrics-{process_id}.json"
     try:  # Kafka offsets a predecessor had read: lag stays right after a resume with nothing new

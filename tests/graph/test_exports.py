@@ -6,7 +6,9 @@ import rdg.graph
 def test_graph_exports() -> None:
     assert sorted(rdg.graph.__all__) == sorted([
         "EdgeLabel", "EdgeWrite", "EmbeddedUnsupportedError", "Endpoint", "Graph", "GraphModel", "PropertyType",
-        "Schema", "UpsertResult", "VertexLabel", "VertexWrite", "connect", "desired", "queries", "write_ceiling",
+        "Schema", "UpsertResult", "VertexLabel", "VertexWrite",
+        "compact", "connect", "desired", "from_wire", "owner", "owner_partition",
+        "queries", "to_wire", "why_invalid", "wins", "write_ceiling",
     ])
     for name in rdg.graph.__all__:
         assert getattr(rdg.graph, name) is not None

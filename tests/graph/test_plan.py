@@ -24,10 +24,17 @@ def test_newest_event_wins_per_property_within_a_batch() -> None:
     assert (v.ts, v.source) == (20, "c")
 
 
-def test_equal_times_keep_the_first_write() -> None:
-    co = coalesce([VertexWrite("member", "member_id", "m1", {"tier": "a"}, ts=1),
-                   VertexWrite("member", "member_id", "m1", {"tier": "b"}, ts=1)])
-    assert co.vertices[("member", "m1")].props["tier"].value == "a"
+def test_equal_times_keep_the_same_winner_in_any_order() -> None:
+    a = VertexWrite("member", "member_id", "m1", {"tier": "a"}, ts=1)
+    b = VertexWrite("member", "member_id", "m1", {"tier": "b"}, ts=1)
+    for order in ([a, b], [b, a]):
+        assert coalesce(order).vertices[("member", "m1")].props["tier"].value == "b"
+    # and against what is stored: the stored "b" stays, a stored "a" gives way
+    co = coalesce([a])
+    stored_b = {("member", "m1"): VertexState(7, {"member_id": "m1", "tier": "b", "_ts_tier": 1, "_ts": 1})}
+    assert len(plan(co, stored_b, {})) == 0
+    stored_a = {("member", "m1"): VertexState(7, {"member_id": "m1", "tier": "a", "_ts_tier": 1, "_ts": 1})}
+    assert plan(coalesce([b]), stored_a, {}).set_vertices[0].props["tier"] == "b"
 
 
 def test_edge_collects_events_span_and_creates_endpoints() -> None:

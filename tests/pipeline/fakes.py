@@ -5,11 +5,12 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from rdg.graph import EdgeWrite, UpsertResult, VertexWrite
+from rdg.graph import EdgeWrite, UpsertResult, VertexWrite, wins
 
 
 class FakeGraph:
-    """Idempotent upserts; last write wins by ts per property; edge count exact per event_id."""
+    """Idempotent upserts; last write wins per property (the graph's own rule, :func:`rdg.graph.wins`);
+    edge count exact per event_id."""
 
     def __init__(self, fail_times: int = 0) -> None:
         self.vertices: dict[tuple[str, Any], dict[str, Any]] = {}
@@ -37,7 +38,7 @@ class FakeGraph:
                 if isinstance(w, VertexWrite):
                     props = self._vertex(w.label, w.key, w.key_value)
                     for k, v in w.properties.items():
-                        if self.prop_ts.get((w.label, w.key_value, k), -1) <= w.ts:
+                        if wins(w.ts, v, self.prop_ts.get((w.label, w.key_value, k)), props.get(k)):
                             props[k] = v
                             self.prop_ts[(w.label, w.key_value, k)] = w.ts
                     result.vertices += 1
@@ -49,7 +50,7 @@ class FakeGraph:
                     edge["first_seen"] = min(edge["first_seen"], w.ts)
                     edge["last_seen"] = max(edge["last_seen"], w.ts)
                     for k, v in w.properties.items():
-                        if self.prop_ts.get((w.identity, k), -1) <= w.ts:
+                        if wins(w.ts, v, self.prop_ts.get((w.identity, k)), edge.get(k)):
                             edge[k] = v
                             self.prop_ts[(w.identity, k)] = w.ts
                     result.edges += 1

@@ -7,7 +7,7 @@ import rdg.spec
 def test_pipeline_exports() -> None:
     assert set(rdg.pipeline.__all__) == {
         "CompiledPipeline", "DeadLetter", "Metrics", "PipelineSteps", "PreviewItem", "RawEvent", "RunResult",
-        "coalesce", "compile_pipeline", "generate", "init_graph_schema", "load_spec", "pipeline_dir", "preview",
+        "compile_pipeline", "generate", "init_graph_schema", "load_spec", "pipeline_dir", "preview",
         "run_pipeline", "to_epoch_ms", "to_graph_model", "write_samples", "write_tables",
     }
     for name in rdg.pipeline.__all__:

@@ -36,7 +36,8 @@ class Stack:
     def __init__(self, bootstrap: str, gremlin: str, state: Path) -> None:
         self.prefix = f"it{uuid.uuid4().hex[:8]}"
         self.bootstrap = bootstrap
-        self.settings = Settings(state_dir=str(state), gremlin_url=gremlin, kafka_bootstrap=bootstrap)
+        self.settings = Settings(state_dir=str(state), gremlin_url=gremlin, kafka_bootstrap=bootstrap,
+                                 graph_writes_topic=f"{self.prefix}.graph-writes", graph_writes_partitions=4)
         self.topic = f"{self.prefix}.games.sessions"
         self.dead_topic = f"{self.prefix}.dead-letter"
         from confluent_kafka.admin import AdminClient, NewTopic
@@ -75,8 +76,8 @@ class Stack:
         consumer.close()
         return out
 
-    def status(self) -> Any:
-        (row,) = status(self.settings, ["games"])
+    def status(self, name: str = "games") -> Any:
+        (row,) = status(self.settings, [name])
         return row
 
 
@@ -87,6 +88,12 @@ def stack(kafka_bootstrap: str, gremlin_url: str, tmp_path: Path, monkeypatch: p
     monkeypatch.setenv("RDG_DATA", str(ROOT / "rdg" / "data"))
     yield s
     stop(settings=s.settings)
+
+
+def _games(results: list[Any]) -> Any:
+    """The games pipeline's deploy result (the graph writers are deployed beside it)."""
+    (games,) = [r for r in results if r.pipeline == "games"]
+    return games
 
 
 def _spec() -> Any:
@@ -180,7 +187,7 @@ def test_kill_9_mid_stream_then_deploy_again_loses_nothing_and_counts_nothing_tw
     first, rest = lines[: len(lines) // 3], lines[len(lines) // 3:]
     stack.produce(first)
     spec = _spec()
-    (started,) = deploy(spec, ["games"], settings=stack.settings, epoch_interval_s=0.5)
+    started = _games(deploy(spec, ["games"], settings=stack.settings, epoch_interval_s=0.5))
     wait_until(lambda: stack.status().written > 0, timeout=60, every=0.5, what="the first writes")
     producer = threading.Thread(target=stack.produce, args=(rest,), kwargs={"pause": 0.01})
     producer.start()
@@ -188,7 +195,7 @@ def test_kill_9_mid_stream_then_deploy_again_loses_nothing_and_counts_nothing_tw
     os.killpg(started.pid, signal.SIGKILL)  # supervisor and workers, mid-stream
     wait_until(lambda: not stack.status().running, timeout=10, every=0.5, what="the pipeline to be dead")
     producer.join()
-    (again,) = deploy(spec, ["games"], settings=stack.settings, epoch_interval_s=0.5)
+    again = _games(deploy(spec, ["games"], settings=stack.settings, epoch_interval_s=0.5))
     assert not again.already_running
     _check(stack, lines, gremlin_url)
 
@@ -243,13 +250,15 @@ def test_janusgraph_stopped_mid_stream_is_retried_and_nothing_is_lost(kafka_boot
         wait_until(lambda: stack.status().written > 0, timeout=60, every=0.5, what="the first writes")
         server.down()  # JanusGraph goes away mid-stream
         stack.produce(lines[20:])
-        wait_until(lambda: stack.status().retries > 0, timeout=120, every=0.5, what="the sink to fail, log and retry")
+        wait_until(lambda: stack.status("graph-writer").retries > 0, timeout=120, every=0.5,
+                   what="the graph writer to fail, log and retry")
         time.sleep(2)
         server.up()  # and comes back with its data
         _check(stack, lines, server.url)
-        row = stack.status()
+        assert stack.status().running
+        row = stack.status("graph-writer")
         assert row.running and row.retries > 0
-        log = (Path(stack.settings.state_dir) / "pipelines" / "games" / "pipeline.log").read_text()
+        log = (Path(stack.settings.state_dir) / "pipelines" / "graph-writer" / "pipeline.log").read_text()
         assert "retrying in" in log
     finally:
         stop(settings=stack.settings)

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from rdg.graph import EdgeWrite, VertexWrite
-from rdg.pipeline import DeadLetter, PipelineSteps, RawEvent, coalesce, to_epoch_ms
+from rdg.graph import EdgeWrite, VertexWrite, compact
+from rdg.pipeline import DeadLetter, PipelineSteps, RawEvent, to_epoch_ms
 from rdg.spec import load_pipelines_text
 
 SPEC = textwrap.dedent("""\
@@ -192,12 +192,14 @@ def test_timestamps() -> None:
             to_epoch_ms(bad)
 
 
-def test_coalesce_merges_vertices_and_drops_duplicate_edges() -> None:
+def test_compact_drops_repeats_and_keeps_each_events_time() -> None:
     v_new = VertexWrite("device", "device_id", "d1", {"os": "ios"}, ts=20, source="new")
     v_old = VertexWrite("device", "device_id", "d1", {"os": "android", "model": "x"}, ts=10, source="old")
     e1 = EdgeWrite("used", ("profile", "profile_id", "p"), ("device", "device_id", "d1"), ts=5, event_id="a")
     e1_dup = EdgeWrite("used", ("profile", "profile_id", "p"), ("device", "device_id", "d1"), ts=5, event_id="a")
     e2 = EdgeWrite("used", ("profile", "profile_id", "p"), ("device", "device_id", "d1"), ts=6, event_id="b")
-    out = coalesce([e1, v_new, e1_dup, v_old, e2])
-    assert out[0] == VertexWrite("device", "device_id", "d1", {"os": "ios", "model": "x"}, 20, "new")
-    assert out[1:] == [e1, e2]
+    out = compact([e1, v_new, e1_dup, v_old, v_new, e2])
+    # two events wrote the vertex: both stay, each with its own time, so a later write of
+    # "model" at ts 15 still beats ts 10 (merging them under ts 20 would have lost it)
+    assert out[:2] == [v_new, v_old]
+    assert out[2:] == [e1, e2]

@@ -338,9 +338,9 @@ def compact(writes: Iterable[VertexWrite | EdgeWrite]) -> list[VertexWrite | Edg
     """The same writes without repeats, vertices first: what a pipeline hands on to the graph.
 
     Writes of one vertex from one event (same ``ts`` and ``source``) become one write; an edge
-    write seen again with the same event id is dropped (the one that :func:`wins` is kept).
-    Nothing is merged across events, so the graph's own :func:`coalesce` still sees every
-    event time it needs for last-write-wins.
+    write seen again exactly (a replayed event) is dropped. Nothing is merged across events:
+    two edge writes with one event id but other times (a CDC row updated twice) both stay, so
+    the graph's own :func:`coalesce` still sees every event time (``first_seen``) and value.
 
     >>> a = VertexWrite("device", "device_id", "d1", {"os": "ios"}, ts=2, source="s@t:0:1")
     >>> b = VertexWrite("device", "device_id", "d1", {"model": "x"}, ts=2, source="s@t:0:1")
@@ -362,10 +362,7 @@ def compact(writes: Iterable[VertexWrite | EdgeWrite]) -> list[VertexWrite | Edg
                     merged[name] = value
             vertices[key] = VertexWrite(w.label, w.key, w.key_value, merged, w.ts, w.source)
         else:
-            key = (w.identity, _event_id(w))
-            kept = edges.get(key)
-            if kept is None or _later(w.ts, w.source, kept.ts, kept.source):
-                edges[key] = w
+            edges.setdefault((w.identity, _event_id(w), w.ts, w.source, repr(sorted(w.properties.items()))), w)
     return [*vertices.values(), *edges.values()]
 
 

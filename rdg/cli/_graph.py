@@ -1,4 +1,4 @@
-"""``rdg graph init|schema|expire|dump``, ``rdg query``, ``rdg journey``, ``rdg neighbors``, ``rdg path``.
+"""``rdg graph init|schema|expire|dump|check|repair``, ``rdg query``, ``rdg journey``, ``rdg neighbors``, ``rdg path``.
 
 Thin commands: parse, import ``rdg.graph`` lazily, call one function, print a table (or JSON).
 """
@@ -124,6 +124,7 @@ def graph() -> None:
     Examples:
       rdg graph init                       create labels, keys and indexes from pipelines.yaml
       rdg graph schema                     show what exists
+      rdg graph check                      find duplicate vertices and edges
       rdg --set gremlin_url=ws://127.0.0.1:8182/gremlin graph schema
     """
 
@@ -217,6 +218,119 @@ def dump(ctx: click.Context) -> None:
     with _connect(ctx) as g:
         data = g.dump()
     click.echo(json.dumps(_plain(data), indent=1, sort_keys=True, ensure_ascii=False))
+
+
+_LABELS = click.option("--label", "labels", multiple=True, metavar="LABEL",
+                       help="Only vertices of this label and the edges touching them (repeatable; default: all).")
+
+
+def _identity(label: str, value: Any) -> str:
+    return f"{label}:{json.dumps(value, ensure_ascii=False, default=str)}"
+
+
+@graph.command("check")
+@_LABELS
+@click.option("--examples", default=5, show_default=True, type=click.IntRange(min=0),
+              help="Cases shown per kind of problem.")
+@_JSON
+@click.pass_context
+def check(ctx: click.Context, labels: tuple[str, ...], examples: int, as_json: bool) -> None:
+    """Report duplicate vertices and edges and unkeyed vertices; exit 1 if any.
+
+    Looks for vertices sharing a (label, key value), edges sharing a (from, label, to),
+    vertices without a key and edges touching them; prints counts and examples. Reads every
+    vertex of the labels (or of the graph) and every edge touching them. Exit 0 when clean.
+
+    \b
+    Examples:
+      rdg graph check
+      rdg graph check --label account --label profile --examples 20
+      rdg graph check --json | jq .duplicate_vertices
+    """
+    from rdg.graph import check as run_check
+
+    with _connect(ctx) as g:
+        report = run_check(g, labels=list(labels) or None, examples=examples)
+    if as_json:
+        click.echo(json.dumps(_plain(report.as_dict()), indent=2, ensure_ascii=False))
+    else:
+        scope = ", ".join(report.labels) if report.labels else "all labels"
+        click.echo(f"checked {report.vertices} vertices and {report.edges} edges ({report.backend}; {scope})")
+        rows = [["duplicate vertices", report.duplicate_vertices, report.extra_vertices],
+                ["duplicate edges", report.duplicate_edges, report.extra_edges],
+                ["unkeyed vertices", report.unkeyed_vertices, ""],
+                ["edges to unkeyed", report.dangling_edges, ""]]
+        click.echo(_table(rows, ["problem", "found", "extra copies"]))
+        lines = []
+        for ex in report.examples.get("duplicate_vertices", []):
+            lines.append(f"duplicate vertex {_identity(ex['label'], ex['value'])}: {ex['copies']} copies "
+                         f"(ids {', '.join(map(str, ex['ids']))})")
+        for ex in report.examples.get("duplicate_edges", []):
+            lines.append(f"duplicate edge {_identity(*ex['from'])} -{ex['label']}-> {_identity(*ex['to'])}: "
+                         f"{ex['copies']} copies (counts {', '.join(map(str, ex['counts']))})")
+        for ex in report.examples.get("unkeyed_vertices", []):
+            lines.append(f"unkeyed vertex {ex['label']} id {ex['id']}: {ex['reason']}")
+        for ex in report.examples.get("dangling_edges", []):
+            lines.append(f"edge {ex['label']} id {ex['id']}: {ex['reason']}")
+        if lines:
+            click.echo("examples:")
+            for line in lines:
+                click.echo(f"  {line}")
+        if report.clean:
+            click.echo("clean: no duplicates, every vertex keyed")
+        elif report.duplicate_vertices or report.duplicate_edges:
+            click.echo("run `rdg graph repair` to merge the duplicates (`--dry-run` first to see what it would do)")
+    if not report.clean:
+        ctx.exit(1)
+
+
+@graph.command("repair")
+@_LABELS
+@click.option("--dry-run", is_flag=True, help="Only say what would be merged; change nothing.")
+@_JSON
+@click.pass_context
+def repair(ctx: click.Context, labels: tuple[str, ...], dry_run: bool, as_json: bool) -> None:
+    """Merge duplicate vertices and edges left by earlier versions; safe to run twice.
+
+    Per property the newest event wins (ties by value); an edge's count comes from the event
+    ids its copies kept, first/last seen from the earliest/newest copy. Each merge is one
+    transaction. Stop the writers of these labels first. Unkeyed vertices are left as found.
+
+    \b
+    Examples:
+      rdg graph repair --dry-run
+      rdg graph repair --label account
+      rdg graph repair --json
+    """
+    from rdg.graph import repair as run_repair
+
+    with _connect(ctx) as g:
+        report = run_repair(g, labels=list(labels) or None, dry_run=dry_run)
+    if as_json:
+        click.echo(json.dumps(_plain(report.as_dict()), indent=2, ensure_ascii=False))
+        return
+    shown = 50
+    for m in report.merges[:shown]:
+        dropped = ", ".join(map(str, m["dropped"]))
+        changed = ", ".join(sorted(m["changed"])) or "nothing"
+        if m["kind"] == "vertex":
+            click.echo(f"vertex {_identity(m['label'], m['value'])}: kept {m['kept']}, dropped {dropped}, "
+                       f"moved {m['edges_moved']} edges, set {changed}")
+        else:
+            click.echo(f"edge {_identity(*m['from'])} -{m['label']}-> {_identity(*m['to'])}: kept {m['kept']}, "
+                       f"dropped {dropped}, set {changed}")
+    if len(report.merges) > shown:
+        click.echo(f"... and {len(report.merges) - shown} more (--json lists all)")
+    verb = "would merge" if dry_run else "merged"
+    if report.changed:
+        click.echo(f"{verb} {report.vertices_merged} vertices ({report.vertices_dropped} copies dropped, "
+                   f"{report.edges_moved} edges moved) and {report.edges_merged} edges "
+                   f"({report.edges_dropped} copies dropped)")
+    else:
+        click.echo("nothing to merge: no duplicate vertices or edges")
+    if report.unkeyed_vertices or report.dangling_edges:
+        click.echo(f"left as found: {report.unkeyed_vertices} unkeyed vertices, {report.dangling_edges} edges "
+                   "to unkeyed vertices (`rdg graph check` lists them)")
 
 
 def _binding(text: str) -> tuple[str, Any]:

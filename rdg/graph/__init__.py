@@ -14,6 +14,7 @@ Server or the embedded graph.
 """
 
 from rdg.graph import queries
+from rdg.graph._check import CheckReport, RepairReport, check, repair
 from rdg.graph._connect import connect
 from rdg.graph._embedded import EmbeddedUnsupportedError
 from rdg.graph._handle import Graph, write_ceiling
@@ -33,6 +34,7 @@ from rdg.graph._plan import compact, owner, owner_partition, why_invalid, wins
 from rdg.graph._schema import Schema, desired
 
 __all__ = [
+    "CheckReport",
     "EdgeLabel",
     "EdgeWrite",
     "EmbeddedUnsupportedError",
@@ -40,10 +42,12 @@ __all__ = [
     "Graph",
     "GraphModel",
     "PropertyType",
+    "RepairReport",
     "Schema",
     "UpsertResult",
     "VertexLabel",
     "VertexWrite",
+    "check",
     "compact",
     "connect",
     "desired",
@@ -51,6 +55,7 @@ __all__ = [
     "owner",
     "owner_partition",
     "queries",
+    "repair",
     "to_wire",
     "why_invalid",
     "wins",

@@ -23,6 +23,7 @@ from rdg.config import Settings
 from rdg.pipeline import generate, load_spec
 from rdg.pipeline._deploy import deploy, status, stop
 from tests.pipeline.expected import expected_games, with_prefix
+from tests.pipeline.private_graph import PrivateJanusGraph
 from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
@@ -198,32 +199,6 @@ def test_kill_9_mid_stream_then_deploy_again_loses_nothing_and_counts_nothing_tw
     again = _games(deploy(spec, ["games"], settings=stack.settings, epoch_interval_s=0.5))
     assert not again.already_running
     _check(stack, lines, gremlin_url)
-
-
-class PrivateJanusGraph:
-    """A JanusGraph Server of our own with persistent storage (berkeleyje), so it can really be
-    stopped and started again with its data; the shared dev server is never touched."""
-
-    def __init__(self, folder: Path) -> None:
-        from rdg.stack import free_port
-
-        cache = Path(os.environ.get("RDG_STACK_DIR") or Settings().stack_dir).expanduser()
-        folder.mkdir(parents=True, exist_ok=True)
-        if (cache / "jars").exists():
-            (folder / "jars").symlink_to(cache / "jars")  # reuse the jar cache, not its servers
-        self.port = free_port()
-        self.settings = Settings(stack_dir=str(folder), janusgraph_port=self.port, janusgraph_backend="berkeleyje")
-        self.url = f"ws://127.0.0.1:{self.port}/gremlin"
-
-    def up(self) -> None:
-        from rdg.stack import up
-
-        up(self.settings, only="janusgraph", timeout=180)
-
-    def down(self) -> None:
-        from rdg.stack import down
-
-        down(self.settings, only="janusgraph")
 
 
 @pytest.fixture()

@@ -237,6 +237,35 @@ def _lag(offsets: dict[str, int], topics: list[str], settings: Settings) -> int 
     return total
 
 
+def _writers_lag(settings: Settings) -> int | None:
+    """Writes handed to the graph writers and not yet committed by them (their group's offsets)."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    from rdg.pipeline._graph_writes import group_of
+
+    topic = settings.graph_writes_topic
+    try:
+        consumer = Consumer(settings.kafka_config(**{"group.id": group_of(topic), "enable.auto.commit": "false"}))
+    except Exception:  # noqa: BLE001 - status must still print
+        return None
+    try:
+        meta = consumer.list_topics(timeout=5).topics.get(topic)
+        if meta is None or meta.error is not None:
+            return None
+        parts = [TopicPartition(topic, p) for p in meta.partitions]
+        committed = {tp.partition: tp.offset for tp in consumer.committed(parts, timeout=5)}
+        total = 0
+        for tp in parts:
+            low, high = consumer.get_watermark_offsets(tp, timeout=5)
+            done = committed.get(tp.partition, -1)
+            total += max(high - (done if done >= 0 else low), 0)
+        return total
+    except Exception:  # noqa: BLE001 - Kafka away: lag unknown
+        return None
+    finally:
+        consumer.close()
+
+
 def status(settings: Settings, names: Iterable[str] | None = None, *, with_lag: bool = True) -> list[PipelineStatus]:
     """Status of every pipeline deployed under ``settings.state_dir`` (or the named ones)."""
     root = Path(settings.state_dir) / "pipelines"
@@ -265,9 +294,7 @@ def status(settings: Settings, names: Iterable[str] | None = None, *, with_lag: 
             errors.append((sup["last_error_at"], sup["last_error"]))
         last = max(errors) if errors else (None, None)
         topics: list[str] = []
-        if with_lag and info.get("kind") == WRITER:
-            topics = [Settings(**info["settings"]).graph_writes_topic]
-        elif with_lag:
+        if with_lag and info.get("kind") != WRITER:
             try:
                 from rdg.pipeline._run import load_spec
 
@@ -282,7 +309,8 @@ def status(settings: Settings, names: Iterable[str] | None = None, *, with_lag: 
             sum(s.get("events_in", 0) for s in snaps), sum(s.get("written", 0) for s in snaps),
             sum(s.get("dead_letters", 0) for s in snaps), sum(s.get("filtered", 0) for s in snaps),
             sum(s.get("retries", 0) for s in snaps),
-            _lag(offsets, topics, kafka_settings) if with_lag else None, last[1],
+            (_writers_lag(kafka_settings) if info.get("kind") == WRITER else _lag(offsets, topics, kafka_settings))
+            if with_lag else None, last[1],
             last[0], (time.time() - info["deployed_at"]) if pid is not None else None))
     return out
 

@@ -239,6 +239,7 @@ class GraphWriter:
         self.partitions = 0
         self.assigned: set[int] = set()
         self._next: dict[int, int] = {}
+        self._committed: dict[int, int] = {}
         self._pending = _Pending()
         self._graph: Any = None
         self._consumer: Any = None
@@ -263,6 +264,7 @@ class GraphWriter:
         self._pending.drop(gone)  # never applied, never committed: the next owner reads them again
         for p in gone:
             self._next.pop(p, None)
+            self._committed.pop(p, None)
 
     def _on_lost(self, consumer: Any, parts: list[Any]) -> None:
         gone = {p.partition for p in parts}
@@ -270,6 +272,7 @@ class GraphWriter:
         self._pending.drop(gone)
         for p in gone:
             self._next.pop(p, None)
+            self._committed.pop(p, None)
 
     # -- the loop ----------------------------------------------------------------------------
     def run(self, stop: threading.Event) -> None:
@@ -403,15 +406,18 @@ class GraphWriter:
             upto = self._pending.oldest(p)
             if upto is None:
                 upto = self._next.get(p)
-            if upto is not None:
+            if upto is not None and self._committed.get(p) != upto:
                 offsets.append(TopicPartition(self.topic, p, upto))
-                self.metrics.committed(self.topic, p, upto)
         if not offsets:
             return
         try:
             self._consumer.commit(offsets=offsets, asynchronous=False)
         except KafkaException as err:  # e.g. a rebalance in progress: the next commit carries it
             log.info("graph writer: commit deferred (%s)", err)
+            return
+        for tp in offsets:
+            self._committed[tp.partition] = tp.offset
+            self.metrics.committed(self.topic, tp.partition, tp.offset)
 
 
 def run_writer_process(folder: Path, process_id: int, settings: Settings) -> int:

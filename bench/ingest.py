@@ -10,10 +10,16 @@ Everything runs in one process, one after the other, on the same machine, each o
 * ``ceiling``: the writes the games pipeline produces for N events, upserted straight through
   ``graph.upsert`` in batches (no Kafka, no Bytewax): the raw batched write rate.
 * ``naive``: the same writes, one ``graph.upsert`` call (one request) per event.
-* ``pipeline``: the N events produced to a Kafka topic first, then the compiled games pipeline
-  (Bytewax, one worker) reads the backlog to the end and writes it: events/s end to end, from
-  the first event read to the last write (``with_startup_events_per_s`` includes the Bytewax and
-  Kafka consumer start, about a second).
+* ``deployed`` (``events_per_s``, ``ingest_vs_ceiling``): the path every deployment takes:
+  ``rdg deploy games`` with one graph writer, warmed up, then N events produced at once; the
+  time until the pipeline has read them all and the writer has committed every write.
+* ``direct``: the compiled games pipeline (Bytewax, one worker) writing JanusGraph itself (only
+  safe as the only writer), N events read from a Kafka backlog to the end, from the first event
+  read to the last write (``with_startup_events_per_s`` includes the Bytewax start).
+* ``concurrent`` (``concurrent_events_per_s``, ``concurrent_vs_ceiling``): all three example
+  pipelines deployed at once (``--processes`` each, ``--writers`` graph writers) over sample
+  events of every vertical, against the same events written straight through ``graph.upsert``
+  in batches (``concurrent_ceiling_events_per_s``), each on an emptied graph.
 * ``freshness``: the pipeline deployed (``rdg deploy``), events produced at half the measured
   pipeline rate with the event time = now. The writer records, for every edge it has just
   committed, now - event time (what a Gremlin query could see from then on): p50 / p99 of that.
@@ -23,8 +29,9 @@ Everything runs in one process, one after the other, on the same machine, each o
   file source; no servers), under ``embedded``.
 
 ``--json`` prints one JSON object: ``events_per_s``, ``ingest_vs_ceiling``, ``ingest_vs_naive``,
-``freshness_p50_ms``, ``freshness_p99_ms`` (JanusGraph), plus ``ceiling_events_per_s``,
-``naive_events_per_s``, ``embedded`` and run details.
+``concurrent_events_per_s``, ``concurrent_vs_ceiling``, ``freshness_p50_ms``,
+``freshness_p99_ms`` (JanusGraph), plus ``ceiling_events_per_s``, ``naive_events_per_s``,
+``direct_events_per_s``, ``embedded`` and run details.
 """
 
 from __future__ import annotations
@@ -80,20 +87,35 @@ def events(n: int, prefix: str) -> list[str]:
     return out[:n]
 
 
-def writes_for(spec: Any, lines: list[str]) -> list[list[Any]]:
-    steps = PipelineSteps(spec, "games", _tables(spec))
+SOURCES = {"games": "game_sessions", "playback": "playback_cdc", "live_viewing": "live_requests"}
+
+
+def writes_for(spec: Any, lines: list[str], pipeline: str = "games", *, strict: bool = True) -> list[list[Any]]:
+    """The writes each line becomes in ``pipeline`` (a bad line: an assertion, or skipped if not ``strict``)."""
+    steps = PipelineSteps(spec, pipeline, _tables(spec, pipeline))
     out = []
     for i, line in enumerate(lines):
-        w = steps.process(RawEvent("game_sessions", f"bench:0:{i}", line.encode()))
-        assert isinstance(w, list), w
+        w = steps.process(RawEvent(SOURCES[pipeline], f"bench:0:{i}", line.encode()))
+        if not isinstance(w, list):
+            assert not strict, w
+            continue
         out.append(w)
     return out
 
 
-def _tables(spec: Any) -> dict[str, Any]:
+def _tables(spec: Any, pipeline: str = "games") -> dict[str, Any]:
     from rdg.pipeline._tables import open_tables
 
-    return open_tables(spec, spec.pipeline("games"), {})
+    return open_tables(spec, spec.pipeline(pipeline), {})
+
+
+def clear_graph(opener: Any) -> None:
+    """Drop every vertex (and so every edge): the next phase starts on an empty graph."""
+    graph = opener()
+    try:
+        graph.g.V().drop().iterate()
+    finally:
+        graph.close()
 
 
 def ceiling(opener: Any, per_event: list[list[Any]], batch: int) -> float:
@@ -154,6 +176,76 @@ def pipeline_rate(spec: Any, settings: Settings, opener: Any, n: int, events_fil
             "upsert_seconds": snap["upsert_s"], "share_in_graph_upsert": round(snap["upsert_s"] / steady, 3)}
 
 
+def deployed_rate(spec_path: Path, settings: Settings, lines: dict[str, list[str]], prefix: str, *,
+                  processes: int = 1, writers: int = 1) -> dict[str, Any]:
+    """Deploy ``lines``' pipelines and the graph writers (``rdg deploy``), warm them up, then
+    produce every line at once and time until all of it is in the graph: events/s end to end.
+
+    "In the graph" = each pipeline has read its topic to the end and the graph writers have
+    committed every write (lag 0 twice, 0.5 s apart: the figure is low by at most that much).
+    """
+    from confluent_kafka import Producer
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    from rdg.pipeline._deploy import WRITER, deploy, status, stop
+
+    names = list(lines)
+    spec_topics = {"playback": "playback.cdc", "live_viewing": "live.requests", "games": "games.sessions"}
+    topics = {name: f"{prefix}.{spec_topics[name]}" for name in names}
+    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
+    for f in admin.create_topics([NewTopic(t, 2, 1) for t in [*topics.values(), f"{prefix}.dead-letter"]]).values():
+        f.result(30)
+    os.environ["RDG_TOPIC_PREFIX"] = prefix
+    settings = Settings(**{**settings.as_dict(), "graph_writes_topic": f"{prefix}.graph-writes",
+                           "state_dir": str(Path(settings.state_dir) / prefix)})  # fresh recovery stores
+    spec = load_spec(spec_path)
+    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap, "linger.ms": "20"})
+
+    def send(batch: dict[str, list[str]]) -> int:
+        sent = 0
+        for name, ls in batch.items():
+            for i, line in enumerate(ls):
+                producer.produce(topics[name], line.encode(), partition=i % 2)
+                sent += 1
+                if sent % 5000 == 0:
+                    producer.poll(0)
+        producer.flush(60)
+        return sent
+
+    def drained() -> bool:
+        rows = status(settings, [*names, WRITER])
+        return all(r.lag == 0 for r in rows)
+
+    def wait_drained(timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        streak = 0
+        while time.monotonic() < deadline:
+            streak = streak + 1 if drained() else 0
+            if streak >= 2:
+                return
+            time.sleep(0.5)
+        raise RuntimeError(f"not drained within {timeout:.0f}s: {[r.as_dict() for r in status(settings)]}")
+
+    deploy(spec, names, settings=settings, processes=processes, writers=writers)
+    try:
+        warm = {name: ls[:20] for name, ls in lines.items()}
+        send(warm)  # every process up, every partition assigned, the JIT warm
+        wait_drained(180)
+        before = {r.pipeline: r.written for r in status(settings, [WRITER], with_lag=False)}
+        rest = {name: ls[20:] for name, ls in lines.items()}
+        start = time.monotonic()
+        n = send(rest)
+        wait_drained(600)
+        took = time.monotonic() - start
+        after = {r.pipeline: r.written for r in status(settings, [WRITER], with_lag=False)}
+        load = os.getloadavg()[0]
+    finally:
+        stop(settings=settings)
+    return {"events_per_s": round(n / took, 1), "events": n, "seconds": round(took, 2), "pipelines": names,
+            "processes_per_pipeline": processes, "writers": writers,
+            "graph_elements_written": after[WRITER] - before[WRITER], "load_average": round(load, 1)}
+
+
 def freshness(spec_path: Path, settings: Settings, rate: float, seconds: float, prefix: str) -> dict[str, Any]:
     """Deploy the games pipeline, produce at ``rate`` events/s, probe every 10th event's edge."""
     from confluent_kafka import Producer
@@ -161,7 +253,7 @@ def freshness(spec_path: Path, settings: Settings, rate: float, seconds: float, 
     from gremlin_python.process.graph_traversal import __  # noqa: F401
 
     from rdg.graph import connect
-    from rdg.pipeline._deploy import deploy, stop, status
+    from rdg.pipeline._deploy import WRITER, deploy, status, stop
 
     topic = f"{prefix}.games.sessions"
     admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
@@ -178,7 +270,7 @@ def freshness(spec_path: Path, settings: Settings, rate: float, seconds: float, 
         producer.produce(topic, json.dumps(warm).encode())
         producer.flush(10)
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and status(settings, ["games"], with_lag=False)[0].written == 0:
+        while time.monotonic() < deadline and status(settings, [WRITER], with_lag=False)[0].written == 0:
             time.sleep(0.2)
         total = int(rate * seconds)
         lines = events(total, prefix + "f")
@@ -224,9 +316,9 @@ def freshness(spec_path: Path, settings: Settings, rate: float, seconds: float, 
         from rdg.pipeline._metrics import read_metrics
         from rdg.pipeline._dataflow import pipeline_dir
 
-        inner = [m["freshness"] for m in read_metrics(pipeline_dir(settings, "games"))]
+        inner = [m["freshness"] for m in read_metrics(pipeline_dir(settings, WRITER))]  # the writers commit
     finally:
-        stop(["games"], settings=settings)
+        stop(["games", WRITER], settings=settings)
     latencies.sort()
 
     def pct(p: float) -> float | None:
@@ -253,6 +345,8 @@ def main() -> None:
                     help="use this JanusGraph (default: start a private, fresh one for the run)")
     ap.add_argument("--kafka", default=os.environ.get("RDG_KAFKA_BOOTSTRAP", "127.0.0.1:9092"))
     ap.add_argument("--no-embedded", action="store_true", help="skip the embedded figures")
+    ap.add_argument("--processes", type=int, default=2, help="Bytewax processes per pipeline, concurrent phase")
+    ap.add_argument("--writers", type=int, default=2, help="graph writers, concurrent phase")
     ap.add_argument("--freshness-rate", type=float, default=None,
                     help="events/s offered in the freshness phase (default: half the measured pipeline rate)")
     args = ap.parse_args()
@@ -303,18 +397,24 @@ def run_janusgraph(args: Any, result: dict[str, Any], tmp: Path, gremlin_url: st
     log(f"  {nai:,.0f} events/s")
     lines = events(n, f"bi{run}p-")
     produce(args.kafka, f"bi{run}p.games.sessions", lines)
-    log(f"pipeline: {n} events from Kafka through Bytewax into JanusGraph")
+    log(f"direct: {n} events from Kafka through Bytewax, the pipeline writing JanusGraph itself (one writer)")
     pipe = pipeline_rate(spec, settings, opener, n)
     log(f"  {pipe['events_per_s']:,.0f} events/s ({pipe['seconds']:.1f}s, {pipe['requests']} requests, "
         f"{pipe['share_in_graph_upsert']:.0%} of the time inside graph.upsert)")
+    log(f"deployed: {n} events, `rdg deploy games` + 1 graph writer (the path every deployment takes)")
+    dep = deployed_rate(spec_path, settings, {"games": events(n + 20, f"bi{run}g-")}, f"bi{run}g")
+    log(f"  {dep['events_per_s']:,.0f} events/s ({dep['seconds']:.1f}s)")
     ceil2 = ceiling(opener, writes_for(spec, events(n, f"bi{run}d-")), batch)  # again, after: the shared
     log(f"janusgraph ceiling again: {ceil2:,.0f} events/s (the higher one is quoted)")  # server is noisy
     result["ceiling_runs"] = [round(ceil, 1), round(ceil2, 1)]
     ceil = max(ceil, ceil2)
-    result.update(events_per_s=round(pipe["events_per_s"], 1), ceiling_events_per_s=round(ceil, 1),
-                  naive_events_per_s=round(nai, 1), ingest_vs_ceiling=round(pipe["events_per_s"] / ceil, 3),
-                  ingest_vs_naive=round(pipe["events_per_s"] / nai, 2), pipeline=pipe)
-    rate = args.freshness_rate or pipe["events_per_s"] / 2
+    result.update(events_per_s=dep["events_per_s"], ceiling_events_per_s=round(ceil, 1),
+                  naive_events_per_s=round(nai, 1), ingest_vs_ceiling=round(dep["events_per_s"] / ceil, 3),
+                  ingest_vs_naive=round(dep["events_per_s"] / nai, 2), deployed=dep,
+                  direct_events_per_s=round(pipe["events_per_s"], 1),
+                  direct_vs_ceiling=round(pipe["events_per_s"] / ceil, 3), pipeline=pipe)
+    concurrent(args, result, settings, opener, spec, spec_path, run, n, batch)
+    rate = args.freshness_rate or dep["events_per_s"] / 2
     log(f"freshness at {rate:,.0f} events/s ({'given' if args.freshness_rate else 'half the pipeline rate'}) "
         f"for {fresh_s:.0f}s")
     fr = freshness(spec_path, settings, rate, fresh_s, f"bi{run}f")
@@ -322,6 +422,25 @@ def run_janusgraph(args: Any, result: dict[str, Any], tmp: Path, gremlin_url: st
         f"p99 {fr['probe_p99_ms']} ms over {fr['probes']} probes")
     result.update(freshness_p50_ms=fr["p50_ms"], freshness_p99_ms=fr["p99_ms"], freshness=fr)
 
+
+
+def concurrent(args: Any, result: dict[str, Any], settings: Settings, opener: Any, spec: Any, spec_path: Path,
+               run: str, n: int, batch: int) -> None:
+    """All three example pipelines at once (``--processes`` each, ``--writers``), against the
+    same events written straight through ``graph.upsert`` in batches, each on an emptied graph."""
+    members = max(8, n // 12)
+    lines = {name: ls for name, ls in generate(members=members, seed=21).items()}
+    per_event = [ws for name, ls in lines.items() for ws in writes_for(spec, ls[20:], name, strict=False)]
+    clear_graph(opener)
+    ceil = ceiling(opener, per_event, batch) * (sum(len(ls) - 20 for ls in lines.values()) / len(per_event))
+    log(f"concurrent ceiling: {sum(map(len, lines.values()))} events of three pipelines straight into the graph: "
+        f"{ceil:,.0f} events/s")
+    clear_graph(opener)
+    log(f"concurrent: all three pipelines deployed at once, {args.processes} processes each, {args.writers} writers")
+    conc = deployed_rate(spec_path, settings, lines, f"bi{run}k", processes=args.processes, writers=args.writers)
+    log(f"  {conc['events_per_s']:,.0f} events/s ({conc['seconds']:.1f}s, load average {conc['load_average']})")
+    result.update(concurrent_events_per_s=conc["events_per_s"], concurrent_ceiling_events_per_s=round(ceil, 1),
+                  concurrent_vs_ceiling=round(conc["events_per_s"] / ceil, 3), concurrent=conc)
 
 
 def run_embedded(args: Any, result: dict[str, Any], tmp: Path, spec_path: Path, run: str, n: int, n_naive: int) -> None:

@@ -112,6 +112,21 @@ def deploy(spec: PipelinesSpec, names: Iterable[str] | None = None, *, settings:
     return out
 
 
+def _check_same_processes(folder: Path, name: str, processes: int) -> None:
+    """A recovery store made for N processes cannot be resumed by M: say so before anything starts
+    (Bytewax's workers would otherwise panic and the supervisor restart them forever)."""
+    try:
+        before = int(json.loads((folder / "deploy.json").read_text())["processes"])
+    except (OSError, ValueError, KeyError):
+        return
+    if before != processes:
+        raise IllegalActionError(
+            f"pipeline '{name}' was deployed with {before} process(es); its recovery store in {folder / 'recovery'} "
+            f"resumes only with {before}",
+            hint=f"deploy it with --processes {before}, or `rdg stop {name}` and delete that folder to start over "
+                 f"from the sources' retained data with {processes}")
+
+
 def _start(name: str, spec: PipelinesSpec, settings: Settings, processes: int, extra: dict[str, Any]) -> DeployResult:
     """Start one supervised deployment (a pipeline, or the graph writers) unless it runs."""
     from bytewax.recovery import init_db_dir
@@ -126,6 +141,8 @@ def _start(name: str, spec: PipelinesSpec, settings: Settings, processes: int, e
         if not recovery.exists() or not any(recovery.iterdir()):
             recovery.mkdir(parents=True, exist_ok=True)
             init_db_dir(recovery, max(processes, 1))
+        else:
+            _check_same_processes(folder, name, processes)
     for old in folder.glob("metrics-*.json"):  # keep 0..N-1 (their offsets carry over), drop the rest
         if not old.stem.split("-")[-1].isdigit() or int(old.stem.split("-")[-1]) >= processes:
             old.unlink()

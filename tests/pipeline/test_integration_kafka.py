@@ -237,3 +237,16 @@ def test_janusgraph_stopped_mid_stream_is_retried_and_nothing_is_lost(kafka_boot
         assert "retrying in" in log
     finally:
         stop(settings=stack.settings)
+
+
+def test_a_redeploy_with_another_process_count_is_refused_clearly(stack: Stack) -> None:
+    from rdg.errors import IllegalActionError
+
+    spec = _spec()
+    deploy(spec, ["games"], settings=stack.settings, processes=1)
+    stop(["games"], settings=stack.settings)
+    with pytest.raises(IllegalActionError) as err:
+        deploy(spec, ["games"], settings=stack.settings, processes=2)
+    assert "was deployed with 1 process(es)" in str(err.value) and "--processes 1" in str(err.value)
+    again = _games(deploy(spec, ["games"], settings=stack.settings, processes=1))
+    assert not again.already_running

@@ -151,7 +151,7 @@ class Graph:
 
     # -- writes -----------------------------------------------------------------------------
     def upsert(self, writes: Sequence[VertexWrite | EdgeWrite] | Iterable[VertexWrite | EdgeWrite], *,
-               owns: Owns | None = None) -> UpsertResult:
+               owns: Owns | None = None, ends: Sequence[EdgeWrite] = ()) -> UpsertResult:
         """Write vertices and edges idempotently, in batches of ``batch_size`` per request.
 
         Last write wins by event time per property (also within the batch); an edge is unique
@@ -167,11 +167,13 @@ class Graph:
                 writers): the vertex identities this writer owns. Only those are created or
                 changed, only edges out of them are written, and an edge whose in-vertex is
                 another writer's and missing comes back in :attr:`UpsertResult.deferred`.
+            ends: Edges written by another writer, here only so their in-vertex (if this writer
+                owns it) exists: created key-only when missing, the edge itself not touched.
 
         Raises:
             ServerError: The server stayed unreachable through every retry.
         """
-        co = coalesce(writes)
+        co = coalesce(writes, ends)
         result = UpsertResult(failed=list(co.failed))
         vertices: list[CoVertex | CoEdge] = list(co.vertices.values())
         edges: list[CoVertex | CoEdge] = list(co.edges.values())

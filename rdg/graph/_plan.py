@@ -275,8 +275,11 @@ def _event_id(w: EdgeWrite) -> str:
     return w.event_id or w.source or f"ts:{w.ts}"
 
 
-def coalesce(writes: Iterable[VertexWrite | EdgeWrite]) -> Coalesced:
+def coalesce(writes: Iterable[VertexWrite | EdgeWrite], ends: Iterable[EdgeWrite] = ()) -> Coalesced:
     """Fold writes by identity, newest event time per property; refuse malformed writes.
+
+    ``ends`` are edge writes that only make their in-vertex exist (key-only, as any endpoint):
+    another writer owns the edge itself (see ``owns`` in :func:`plan`).
 
     >>> from rdg.graph._model import EdgeWrite
     >>> e = lambda ts, eid: EdgeWrite("used", ("member", "member_id", "m1"), ("device", "device_id", "d1"),
@@ -328,6 +331,9 @@ def coalesce(writes: Iterable[VertexWrite | EdgeWrite]) -> Coalesced:
             _stamp(edge.props, name, value, w.ts, w.source)
         for end in (w.from_vertex, w.to_vertex):
             vertex(*end).writes.append(w)
+    for e in ends:
+        if _validate(e)[1] is None:  # a bad one is refused where its edge is written
+            vertex(*e.to_vertex).writes.append(e)
     for v in out.vertices.values():
         if v.ts is None:  # key-only endpoint: stamped with its earliest edge event if it is new
             v.ts, v.source = min(((w.ts, w.source) for w in v.writes), default=(0, ""))

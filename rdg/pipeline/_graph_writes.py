@@ -329,16 +329,21 @@ class GraphWriter:
     def _done(self, part: int, offset: int) -> None:
         self._next[part] = max(self._next.get(part, 0), offset + 1)
 
+    def _copy(self, part: int, write: Write) -> bool:
+        """Whether ``write`` (read from ``part``) is an edge's copy sent to its in-vertex's owner."""
+        return isinstance(write, EdgeWrite) and owner_partition(owner(write), self.partitions) != part
+
     def _apply(self, batch: list[tuple[int, int, Write]], stop: threading.Event) -> None:
         where = {id(w): (p, o) for p, o, w in batch}
-        writes = [w for _, _, w in batch]
+        writes = [w for p, _, w in batch if not self._copy(p, w)]
+        ends = [w for p, _, w in batch if self._copy(p, w)]  # only make their in-vertex exist
         started = time.perf_counter()
         delay = 0.2
         while True:
             try:
                 if self._graph is None:
                     self._graph = self.opener()
-                result = self._graph.upsert(writes, owns=self.owns)
+                result = self._graph.upsert(writes, owns=self.owns, ends=ends)  # type: ignore[arg-type]
                 break
             except Exception as err:  # noqa: BLE001 - the graph is away: wait, keep our partitions, retry
                 text = f"graph upsert of {len(writes)} writes failed: {type(err).__name__}: {err}; retrying in {delay:.1f}s"
@@ -357,6 +362,7 @@ class GraphWriter:
                             self._pending.add(p, o, w, time.monotonic())
                     return
                 writes = [w for w in writes if where[id(w)][0] in self.assigned]  # a partition may have moved
+                ends = [w for w in ends if where[id(w)][0] in self.assigned]
                 delay = min(delay * 2, self.max_backoff_s)
         self.metrics.count_written(result.vertices, result.edges, result.requests, time.perf_counter() - started)
         self.metrics.observe_freshness([w.ts for w in writes if isinstance(w, EdgeWrite)

@@ -102,3 +102,16 @@ def test_datetimes_become_epoch_ms_and_none_is_skipped() -> None:
     co = coalesce([VertexWrite("member", "member_id", "m1", {"joined": when, "gone": None}, ts=1)])
     props = co.vertices[("member", "m1")].props
     assert props["joined"].value == 1704067200000 and "gone" not in props
+
+
+def test_an_edges_copy_only_makes_its_in_vertex_exist() -> None:
+    edge = EdgeWrite("used", ("profile", "profile_id", "p1"), ("device", "device_id", "d1"), ts=7, event_id="e1")
+    mine = lambda ident: ident[0] == "device"  # noqa: E731 - this writer owns the device, not the profile
+    ops = plan(coalesce([], ends=[edge]), {}, {}, owns=mine)
+    (made,) = ops.new_vertices
+    assert made.label == "device" and made.props["_ts"] == 7
+    assert sorted(made.props) == ["_key", "_src", "_ts", "device_id"]  # key-only
+    assert not ops.new_edges and not ops.deferred
+    # already there: nothing to do, and never a change to someone else's vertex
+    there = {("device", "d1"): VertexState(3, {"device_id": "d1", "_ts": 1})}
+    assert len(plan(coalesce([], ends=[edge]), there, {}, owns=mine)) == 0

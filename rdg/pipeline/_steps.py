@@ -48,7 +48,12 @@ from typing import Any, Callable, Mapping, Union
 from rdg.graph import EdgeWrite, VertexWrite
 from rdg.spec import FieldSpec, FilterSpec, PipelineSpec, PipelinesSpec, Template
 
-__all__ = ["DeadLetter", "PipelineSteps", "RawEvent", "Write", "shard_of", "to_epoch_ms"]
+__all__ = ["MAX_DEPTH", "MAX_EVENT_BYTES", "DeadLetter", "PipelineSteps", "RawEvent", "Write", "shard_of", "to_epoch_ms"]
+
+MAX_EVENT_BYTES = 1 << 20
+"""The largest event a pipeline decodes (1 MiB); a larger one is a dead letter."""
+MAX_DEPTH = 64
+"""The deepest nesting of JSON objects and arrays a pipeline accepts; deeper is a dead letter."""
 
 Write = Union[VertexWrite, EdgeWrite]
 
@@ -221,6 +226,27 @@ def _passes(event: Mapping[str, Any], flt: FilterSpec) -> bool:
     return _compare(value, flt.value, op)
 
 
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether ``value`` nests lists and dicts more than ``limit`` deep (iterative: no recursion).
+
+    >>> _deeper_than({"a": [1, {"b": 2}]}, 3), _deeper_than({"a": [1, {"b": 2}]}, 2)
+    (False, True)
+    """
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return False
+
+
 def _decode_json_strings(record: dict[str, Any]) -> None:
     for side in ("request", "response"):
         part = record.get(side)
@@ -229,7 +255,7 @@ def _decode_json_strings(record: dict[str, Any]) -> None:
             if isinstance(body, str) and body[:1] in ("{", "["):
                 try:
                     part["body"] = json.loads(body)
-                except ValueError:
+                except (ValueError, RecursionError):
                     pass
 
 
@@ -277,9 +303,16 @@ class PipelineSteps:
 
     # -- decode ----------------------------------------------------------------------------
     def decode(self, raw: RawEvent) -> dict[str, Any] | DeadLetter:
-        """Parse the message by the source's format into a record (a dict)."""
+        """Parse the message by the source's format into a record (a dict).
+
+        An event larger than :data:`MAX_EVENT_BYTES` or nested deeper than :data:`MAX_DEPTH`
+        is a dead letter, never an exception: no single event may stop a pipeline.
+        """
         fmt = self._formats.get(raw.source, "json")
         value = raw.value
+        if value is not None and len(value) > MAX_EVENT_BYTES:
+            return self._dead("decode", f"event of {len(value):,} bytes is over the {MAX_EVENT_BYTES:,}-byte limit",
+                              raw.source, raw.offset, value[:1024])
         try:
             if value is None:
                 raise ValueError("empty message (null value)")
@@ -287,6 +320,11 @@ class PipelineSteps:
             record = json.loads(text)
         except (UnicodeDecodeError, ValueError) as err:
             return self._dead("decode", f"not valid JSON: {err}", raw.source, raw.offset, raw.value)
+        except RecursionError:
+            record = None
+        if record is None or _deeper_than(record, MAX_DEPTH):
+            return self._dead("decode", f"JSON nested deeper than {MAX_DEPTH} levels", raw.source, raw.offset,
+                              value[:1024] if value is not None else None)
         if not isinstance(record, dict):
             return self._dead("decode", f"expected a JSON object, got {type(record).__name__}", raw.source, raw.offset,
                               raw.value)
@@ -306,6 +344,9 @@ class PipelineSteps:
                 return self._dead("decode", "not a request log: need a 'request' object", raw.source, raw.offset,
                                   raw.value)
             _decode_json_strings(record)
+            if _deeper_than(record, MAX_DEPTH):
+                return self._dead("decode", f"JSON nested deeper than {MAX_DEPTH} levels (in a body)", raw.source,
+                                  raw.offset, raw.value)
         record["_source"] = raw.source
         record["_offset"] = raw.offset
         record["_topic"] = raw.topic

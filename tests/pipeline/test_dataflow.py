@@ -115,3 +115,26 @@ def test_into_the_real_embedded_graph(spec: Any, tmp_path: Path) -> None:
     for ident, want in props.items():
         for prop, value in want.items():
             assert got[ident][prop] == value, (ident, prop)
+
+
+@pytest.mark.parametrize("name", ["games", "live_viewing"])
+def test_a_poison_pill_is_a_dead_letter_and_the_next_event_is_written(spec: Any, tmp_path: Path, name: str) -> None:
+    good = generate(members=2, seed=5)[name]
+    good = [line for line in good if _clean(line)][:2]
+    deep = "[" * 100_000 + "]" * 100_000  # json.loads: RecursionError; Bytewax would print a Rust backtrace
+    nested = json.dumps(json.loads(good[0]) | {"x": json.loads("[" * 80 + "]" * 80)})  # parses; too deep
+    huge = json.dumps({"x": "a" * (2 << 20)})
+    graph = FakeGraph()
+    result, letters = _run(spec, tmp_path, [good[0], deep, nested, huge, good[1]], graph, name=name)
+    assert result.events_in == 5 and result.dead_letters == 3
+    reasons = sorted(x["reason"] for x in letters)
+    assert any("nested deeper than 64" in r for r in reasons) and any("bytes is over the" in r for r in reasons)
+    assert all(x["step"] == f"{name}.decode" and x["offset"] for x in letters)
+    assert graph.edges  # the good events on both sides of the poison were written
+
+
+def _clean(line: str) -> bool:
+    try:
+        return isinstance(json.loads(line), dict)
+    except ValueError:
+        return False

@@ -181,10 +181,15 @@ def load_settings(
     if config_file and not path.exists():
         raise ConfigError(f"settings file {path} does not exist")
     if path.exists():
+        from rdg.errors import SpecError
+        from rdg.spec import plain_yaml  # the one safe YAML reader: no aliases, bounded nesting
+
         try:
-            data = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as err:
-            raise ConfigError(f"{path}: not valid YAML: {err}") from err
+            data = plain_yaml(path.read_text(encoding="utf-8"), str(path)) or {}
+        except SpecError as err:
+            raise ConfigError(f"settings file {err.message}") from err
+        except (yaml.YAMLError, UnicodeDecodeError) as err:
+            raise ConfigError(f"{path}: not valid YAML in UTF-8: {err}") from err
         if not isinstance(data, dict):
             raise ConfigError(f"{path}: the settings file must be a mapping of setting: value")
         profiles = data.pop("profiles", {}) or {}

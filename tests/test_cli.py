@@ -7,6 +7,8 @@ import os
 import subprocess
 import sys
 
+import click
+import pytest
 from click.testing import CliRunner
 
 from rdg import __version__
@@ -71,3 +73,24 @@ def test_unknown_command_is_a_usage_error() -> None:
     done = _rdg("stak")
     assert done.returncode == 2
     assert "No such command 'stak'" in done.stderr
+
+
+def test_an_alias_bomb_in_rdg_yaml_is_one_clear_line(tmp_path) -> None:
+    from tests.test_spec_yaml import BOMB
+
+    (tmp_path / "rdg.yaml").write_text(BOMB)  # picked up from the current folder
+    base = {k: v for k, v in os.environ.items() if not k.startswith("RDG_")}
+    done = subprocess.run([sys.executable, "-m", "rdg", "config", "show"], capture_output=True, text=True,
+                          env=base, cwd=tmp_path, timeout=60, check=False)
+    assert done.returncode == 2
+    assert "rdg.yaml:2:8: YAML alias *a is not allowed" in done.stderr
+    assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_an_alias_bomb_in_a_workflow_parameter_is_refused() -> None:
+    from rdg.cli._workflow import _parse_params
+
+    with pytest.raises(click.UsageError) as info:
+        _parse_params(("x=[&a [1, 1, 1], [*a, *a, *a]]",))
+    assert "YAML alias *a is not allowed" in str(info.value)
+    assert _parse_params(("n=3", "names=[a, b]")) == {"n": 3, "names": ["a", "b"]}

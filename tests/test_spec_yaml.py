@@ -41,3 +41,40 @@ def test_missing_file(tmp_path) -> None:
     with pytest.raises(SpecError) as info:
         load_yaml(tmp_path / "nope.yaml")
     assert "cannot read" in str(info.value)
+
+
+BOMB = """a: &a ["x","x","x","x","x","x","x","x","x"]
+b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
+c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
+d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]
+e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]
+f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]
+g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]
+"""
+
+
+def test_an_alias_bomb_is_refused_at_its_first_alias_without_expanding() -> None:
+    with pytest.raises(SpecError) as info:  # 9**7 = 4.8 million strings if expanded
+        load_yaml_text(BOMB, "bomb.yaml")
+    (lint,) = info.value.lints
+    assert str(lint).startswith("bomb.yaml:2:8: YAML alias *a is not allowed")
+
+
+def test_a_self_referencing_anchor_is_refused() -> None:
+    with pytest.raises(SpecError) as info:
+        load_yaml_text("a: &loop [*loop]\n", "loop.yaml")
+    assert "YAML alias *loop is not allowed" in str(info.value)
+
+
+def test_nesting_too_deep_is_one_clear_lint() -> None:
+    with pytest.raises(SpecError) as info:
+        load_yaml_text("a: " + "[" * 5000 + "]" * 5000 + "\n", "deep.yaml")
+    assert "deep.yaml:1:67: YAML nested more than 64 levels deep" in str(info.value)
+
+
+def test_a_file_that_is_not_utf8_names_its_line(tmp_path) -> None:
+    bad = tmp_path / "latin1.yaml"
+    bad.write_bytes("pipelines: {}\nname: caf\xe9\n".encode("latin-1"))
+    with pytest.raises(SpecError) as info:
+        load_yaml(bad)
+    assert f"{bad}:2:1: not UTF-8 text" in str(info.value) and "save the file as UTF-8" in str(info.value)

@@ -28,13 +28,18 @@ _PARAM = click.option("-p", "--param", "params", multiple=True, metavar="NAME=VA
 def _parse_params(items: tuple[str, ...]) -> dict[str, Any]:
     import yaml
 
+    from rdg.errors import SpecError
+    from rdg.spec import plain_yaml
+
     out: dict[str, Any] = {}
     for item in items:
         if "=" not in item:
             raise click.UsageError(f"parameter {item!r} must look like NAME=VALUE")
         name, value = item.split("=", 1)
         try:
-            out[name.strip()] = yaml.safe_load(value) if value.strip() else ""
+            out[name.strip()] = plain_yaml(value, f"parameter {name.strip()}") if value.strip() else ""
+        except SpecError as err:  # an alias or a nesting bomb: refused, never expanded
+            raise click.UsageError(err.message) from err
         except yaml.YAMLError:
             out[name.strip()] = value
     return out

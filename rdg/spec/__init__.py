@@ -17,9 +17,9 @@ from rdg.spec._workflow import (
     parse_duration, parse_workflow_data, parse_workflow_text,
 )
 from rdg.spec._workflow_expr import ExpressionError, evaluate, references, render, templates
-from rdg.spec._yaml import YamlDoc, load_yaml, load_yaml_text
+from rdg.spec._yaml import YamlDoc, load_yaml, load_yaml_text, plain_yaml
 
-__all__ = ["Lint", "LintKind", "LintLevel", "YamlDoc", "did_you_mean", "load_yaml", "load_yaml_text",
+__all__ = ["Lint", "LintKind", "LintLevel", "YamlDoc", "did_you_mean", "load_yaml", "load_yaml_text", "plain_yaml",
            # pipelines.yaml
            "DeadLetterSpec", "DedupSpec", "EdgeTemplate", "EnrichSpec", "FieldSpec", "FilterSpec", "GraphEdgeSpec",
            "GraphSpec", "GraphVertexSpec", "NormalizeSpec", "PipelineSpec", "PipelinesSpec", "SourceSpec",

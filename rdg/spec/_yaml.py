@@ -22,7 +22,7 @@ import yaml
 from rdg.errors import SpecError
 from rdg.spec._lint import Lint, LintKind
 
-__all__ = ["YamlDoc", "load_yaml", "load_yaml_text"]
+__all__ = ["YamlDoc", "load_yaml", "load_yaml_text", "plain_yaml"]
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -104,12 +104,66 @@ def _scalar(node: yaml.Node) -> Any:
         loader.dispose()
 
 
+MAX_DEPTH = 64
+"""The deepest nesting of mappings and sequences rdg reads in YAML."""
+
+
+def _refuse_aliases(text: str, file: str) -> None:
+    """Raise a lint at the first alias (``*name``): a few bytes of aliases expand to gigabytes
+    (or, self-referencing, never end), and a spec needs none; and at nesting deeper than
+    :data:`MAX_DEPTH`. Scans events; expands nothing."""
+    depth = 0
+    try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise _too_deep(file, event.start_mark.line + 1, event.start_mark.column + 1)
+            elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                depth -= 1
+            elif isinstance(event, yaml.AliasEvent):
+                mark = event.start_mark
+                raise SpecError([Lint(file, mark.line + 1, mark.column + 1, LintKind.BAD_VALUE,
+                                      f"YAML alias *{event.anchor} is not allowed",
+                                      "write the value out where it is used (aliases can expand without bound)")])
+    except yaml.MarkedYAMLError:
+        return  # compose reports syntax errors with their place
+
+
+def _too_deep(file: str, line: int = 1, column: int = 1) -> SpecError:
+    return SpecError([Lint(file, line, column, LintKind.SYNTAX, f"YAML nested more than {MAX_DEPTH} levels deep",
+                           "a spec needs a few levels of nesting, not hundreds")])
+
+
+def plain_yaml(text: str, file: str = "<string>") -> Any:
+    """Parse a small YAML document (settings, a parameter value) into plain data, safely.
+
+    Aliases are refused and nesting is bounded, like specs.
+
+    >>> plain_yaml("a: [1, 2]")
+    {'a': [1, 2]}
+    >>> plain_yaml("a: &x [1]\\nb: *x", "rdg.yaml")
+    Traceback (most recent call last):
+    ...
+    rdg.errors.SpecError: rdg.yaml:2:4: YAML alias *x is not allowed (write the value out where it is used (aliases can expand without bound))
+    """
+    _refuse_aliases(text, file)
+    try:
+        return yaml.safe_load(text)
+    except RecursionError as err:
+        raise _too_deep(file) from err
+
+
 def load_yaml_text(text: str, file: str = "<string>", *, env: Mapping[str, str] | None = None) -> YamlDoc:
     """Parse YAML text with safe loading only; ``${VAR}`` and ``${VAR:-default}`` use ``env``.
 
+    Aliases are refused (see :func:`plain_yaml`).
+
     Raises:
-        SpecError: The text is not valid YAML, or names an environment variable that is unset.
+        SpecError: The text is not valid YAML, holds an alias, or names an environment variable
+            that is unset.
     """
+    _refuse_aliases(text, file)
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as err:
@@ -118,12 +172,17 @@ def load_yaml_text(text: str, file: str = "<string>", *, env: Mapping[str, str] 
         problem = err.problem or "invalid YAML"
         raise SpecError([Lint(file, line, col, LintKind.SYNTAX, f"YAML syntax error: {problem}",
                               "check indentation and quoting on this line")]) from err
+    except RecursionError as err:
+        raise _too_deep(file) from err
     doc = YamlDoc(file=file, data=None)
     if node is None:
         doc.data = {}
         return doc
     missing: list[tuple[PathKey, str]] = []
-    doc.data = _convert(node, (), doc, env, missing)
+    try:
+        doc.data = _convert(node, (), doc, env, missing)
+    except RecursionError as err:
+        raise _too_deep(file) from err
     if missing:
         raise SpecError([doc.lint(p, LintKind.BAD_REFERENCE, f"environment variable ${{{name}}} is not set",
                                   f"export {name}=... or write ${{{name}:-default}}") for p, name in missing])
@@ -142,4 +201,8 @@ def load_yaml(path: str | os.PathLike[str], *, env: Mapping[str, str] | None = N
     except OSError as err:
         raise SpecError([Lint(str(p), 1, 1, LintKind.MISSING, f"cannot read {p}: {err.strerror}",
                               "check the path")]) from err
+    except UnicodeDecodeError as err:
+        line = p.read_bytes()[: err.start].count(b"\n") + 1
+        raise SpecError([Lint(str(p), line, 1, LintKind.SYNTAX, f"not UTF-8 text (byte {err.start})",
+                              "save the file as UTF-8")]) from err
     return load_yaml_text(text, str(p), env=env)

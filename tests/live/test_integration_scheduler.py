@@ -10,6 +10,7 @@ from typing import AsyncIterator
 import pytest
 
 from rdg.live import EventStore, Scheduler, Stage, State, new_event
+from tests.waiting import async_wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
@@ -70,7 +71,8 @@ async def test_follows_an_early_end_and_an_early_start(store: EventStore) -> Non
         started = await store.transition("e3", "start", by="ops")  # 60 s early
         assert started.start < t0
         await store.transition("e3", "end", by="ops")  # and ended early, before "main" is due
-        await asyncio.sleep(0.5)
+        await async_wait_until(lambda: sched.events["e3"].state is State.ENDED, timeout=15,
+                               what="the scheduler to see the early end")
         event = await store.get("e3")
         assert event.state is State.ENDED and sched.events["e3"].state is State.ENDED
     assert [h.action for h in event.history] == ["create", "start", "end"]

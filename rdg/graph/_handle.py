@@ -69,6 +69,10 @@ def _permanent(err: Exception) -> bool:
     return not isinstance(err, RetryableError)
 
 
+_PARALLEL_FROM = 1000
+"""Batches of at least this many elements are written with several requests in flight."""
+
+
 class Graph:
     """A connected graph: JanusGraph Server or the embedded store (see :func:`rdg.graph.connect`).
 
@@ -179,16 +183,18 @@ class Graph:
         edges: list[CoVertex | CoEdge] = list(co.edges.values())
         size = self.batch_size
         workers = max(1, int(getattr(self._backend, "parallel", 1)))
-        if workers == 1 or len(vertices) + len(edges) <= size:
+        if workers == 1 or len(vertices) + len(edges) < _PARALLEL_FROM:
             items = vertices + edges  # edges after the vertices they need
             for start in range(0, len(items), size):
                 self._write(items[start:start + size], co, result, owns)
             return result
         # Several requests in flight: first every vertex (chunks are disjoint by identity), then
         # every edge (each edge in one chunk, its endpoints exist by then), so no two requests
-        # ever create or update the same element.
+        # ever create or update the same element. Each phase is split evenly over the workers
+        # (a 1,300-element batch as 650 + 650, not 1,000 + 300).
         for phase in (vertices, edges):
-            parts = [phase[i:i + size] for i in range(0, len(phase), size)]
+            step = min(size, max(1, -(-len(phase) // workers)))
+            parts = [phase[i:i + step] for i in range(0, len(phase), step)]
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rdg-upsert") as pool:
                 for part_result in pool.map(lambda part: self._write_part(part, co, owns), parts):
                     result.vertices += part_result.vertices

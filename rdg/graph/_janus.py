@@ -22,6 +22,7 @@ import asyncio
 import json
 import logging
 import ssl
+import threading
 from typing import Any
 
 from gremlin_python.driver.client import Client
@@ -43,6 +44,7 @@ __all__ = ["JanusBackend"]
 log = logging.getLogger("rdg.graph")
 
 _WITHIN = 1000
+_CLOSE_TIMEOUT_S = 5.0
 _TRANSIENT = ("TemporaryBackendException", "TemporaryLockingException", "PermanentLockingException",
               "Lock", "lock contention", "timeout", "Timeout", "TimedOut",
               # two transactions creating the same new label or property key (automatic schema)
@@ -425,10 +427,20 @@ class JanusBackend:
         return dropped
 
     def close(self) -> None:
-        for closer in ("_remote", "_client", "_writes"):
-            obj = getattr(self, closer, None)
-            if obj is not None:
-                try:
-                    obj.close()
-                except Exception:  # noqa: BLE001 - closing a broken connection
-                    pass
+        """Close the connections; at most a few seconds, even when the server went away
+        mid-request (closing a broken gremlinpython connection can wait forever)."""
+        def close_all() -> None:
+            for closer in ("_remote", "_client", "_writes"):
+                obj = getattr(self, closer, None)
+                if obj is not None:
+                    try:
+                        obj.close()
+                    except Exception:  # noqa: BLE001 - closing a broken connection
+                        pass
+
+        worker = threading.Thread(target=close_all, name="rdg-janus-close", daemon=True)
+        worker.start()
+        worker.join(_CLOSE_TIMEOUT_S)
+        if worker.is_alive():
+            log.warning("graph janusgraph: closing the connections to %s took over %.0fs; left to finish alone",
+                        self.url, _CLOSE_TIMEOUT_S)

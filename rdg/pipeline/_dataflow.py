@@ -24,7 +24,7 @@ from rdg.config import Settings
 from rdg.graph import EdgeLabel, GraphModel, VertexLabel, compact
 from rdg.pipeline._metrics import Metrics
 from rdg.pipeline._sinks import DeadLetterSink, GraphOpener, GraphSink, GraphWritesSink
-from rdg.pipeline._sources import JsonlSource, kafka_to_raw
+from rdg.pipeline._sources import JsonlSource, kafka_to_raw, patient_kafka_source
 from rdg.pipeline._steps import DeadLetter, PipelineSteps, shard_of
 from rdg.spec import DeadLetterSpec, GraphSpec, PipelinesSpec
 
@@ -184,11 +184,9 @@ def compile_pipeline(spec: PipelinesSpec, name: str, *, settings: Settings, even
             if src.kind == "file":
                 streams.append(op.input(step, flow, JsonlSource(source_name, src.path or "", base=base, metrics=metrics)))
             else:
-                from bytewax.connectors.kafka import KafkaSource
-
                 config = {**settings.kafka_options, **src.options}
-                kafka = op.input(step, flow, KafkaSource(settings.kafka_bootstrap.split(","), [src.topic or ""],
-                                                         tail=tail, add_config=config, raise_on_errors=False))
+                kafka = op.input(step, flow, patient_kafka_source(settings.kafka_bootstrap.split(","), [src.topic or ""],
+                                                                  tail=tail, add_config=config, raise_on_errors=False))
                 streams.append(op.map(f"read_{source_name}", kafka, kafka_to_raw(source_name, metrics, name)))
     raw = streams[0] if len(streams) == 1 else op.merge("merge", *streams)
 

@@ -44,6 +44,10 @@ __all__ = ["GraphWriter", "WritesProducer", "ensure_topic", "group_of", "routes"
 
 log = logging.getLogger("rdg.pipeline")
 
+PER_MESSAGE = 500
+"""Most writes in one message of ``graph_writes_topic`` (a JSON list of writes)."""
+
+
 def group_of(topic: str) -> str:
     """The graph writers' consumer group: one per topic (and so one per graph).
 
@@ -125,6 +129,31 @@ def topic_partitions(settings: Settings, *, timeout: float = 10.0, admin: Any = 
     return len(meta.partitions)
 
 
+OPEN_TIMEOUT_S = 60.0
+"""Longest wait for a connection to the graph before the attempt counts as failed (and is retried)."""
+
+
+def _open_within(opener: Callable[[], Any], seconds: float) -> Any:
+    """``opener()``, or :class:`ServerError` if it has not returned within ``seconds``."""
+    done: list[Any] = []
+    failed: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            done.append(opener())
+        except BaseException as err:  # noqa: BLE001 - handed to the caller
+            failed.append(err)
+
+    worker = threading.Thread(target=run, name="rdg-graph-open", daemon=True)
+    worker.start()
+    worker.join(seconds)
+    if failed:
+        raise failed[0]
+    if not done:
+        raise ServerError(f"no connection to the graph within {seconds:.0f}s")
+    return done[0]
+
+
 class WritesProducer:
     """Produces a pipeline's writes to the graph writers (``send`` returns once Kafka has them)."""
 
@@ -143,14 +172,21 @@ class WritesProducer:
     def send(self, writes: Sequence[Write]) -> int:
         """Produce ``writes`` (repeats dropped) and wait until Kafka acknowledged all; returns messages sent.
 
+        Writes for one partition travel together, up to :data:`PER_MESSAGE` per message (a
+        message per write cost Kafka and both sides more than the graph writes themselves).
+
         Raises:
             ServerError: Kafka refused a message (the caller retries the whole batch).
         """
-        sent = 0
+        by_part: dict[int, list[dict[str, Any]]] = {}
         for w in compact(writes):
-            value = json.dumps(to_wire(w), separators=(",", ":")).encode()
+            wire = to_wire(w)
             for part in routes(w, self.partitions):
-                self._produce(value, part)
+                by_part.setdefault(part, []).append(wire)
+        sent = 0
+        for part, wires in sorted(by_part.items()):
+            for i in range(0, len(wires), PER_MESSAGE):
+                self._produce(json.dumps(wires[i:i + PER_MESSAGE], separators=(",", ":")).encode(), part)
                 sent += 1
         while self._producer.flush(10) > 0:
             log.warning("graph writes: waiting for Kafka to take %d messages", len(self._producer))
@@ -214,7 +250,7 @@ class GraphWriter:
         metrics: Counters (``written``, offsets committed for the lag, errors).
         dead: Receives writes the graph refuses for good, and edges whose in-vertex never came.
         group: The consumer group (default: :func:`group_of` the topic).
-        max_batch: Most messages per upsert.
+        max_batch: Most messages per upsert (each up to :data:`PER_MESSAGE` writes).
         window_s: Longest wait for a batch to fill.
         retry_deferred_s: How soon a held-back edge is tried again.
         defer_timeout_s: After this long an edge whose in-vertex never appeared is dead-lettered.
@@ -222,7 +258,7 @@ class GraphWriter:
     """
 
     def __init__(self, settings: Settings, *, opener: Callable[[], Any], metrics: Metrics,
-                 dead: Callable[[list[DeadLetter]], None], group: str | None = None, max_batch: int = 2000,
+                 dead: Callable[[list[DeadLetter]], None], group: str | None = None, max_batch: int = 10,
                  window_s: float = 0.05, retry_deferred_s: float = 0.1, defer_timeout_s: float = 120.0,
                  max_backoff_s: float = 5.0) -> None:
         self.settings = settings
@@ -315,15 +351,20 @@ class GraphWriter:
             part, offset = msg.partition(), msg.offset()
             if part not in self.assigned:
                 continue
-            self.metrics.count_in()
             try:
-                out.append((part, offset, from_wire(json.loads(msg.value()))))
+                wires = json.loads(msg.value())
+                if not isinstance(wires, list):
+                    raise ValueError(f"expected a JSON list of writes, got {type(wires).__name__}")
+                writes = [from_wire(wire) for wire in wires]
             except ValueError as err:
                 where = f"{self.topic}:{part}:{offset}"
                 self.dead([DeadLetter("graph-writer", "decode", str(err), f"graph-writer@{where}", where,
                                       msg.value()[:2000].decode("utf-8", "replace"))])
                 self.metrics.count_dead()
                 self._done(part, offset)
+                continue
+            self.metrics.count_in(len(writes))
+            out.extend((part, offset, w) for w in writes)
         return out
 
     def _done(self, part: int, offset: int) -> None:
@@ -342,7 +383,7 @@ class GraphWriter:
         while True:
             try:
                 if self._graph is None:
-                    self._graph = self.opener()
+                    self._graph = _open_within(self.opener, OPEN_TIMEOUT_S)
                 result = self._graph.upsert(writes, owns=self.owns, ends=ends)  # type: ignore[arg-type]
                 break
             except Exception as err:  # noqa: BLE001 - the graph is away: wait, keep our partitions, retry
@@ -391,14 +432,22 @@ class GraphWriter:
         self.metrics.count_dead()
 
     def _wait_in_group(self, seconds: float) -> None:
-        """Wait while staying in the group: paused partitions, polls that serve rebalances."""
-        assignment = self._consumer.assignment()
-        if assignment:
-            self._consumer.pause(assignment)
+        """Wait while staying in the group: paused partitions, polls that serve rebalances.
+
+        A partition assigned during the wait is not paused yet: a message poll returns from it
+        is put back (seek), never dropped.
+        """
+        from confluent_kafka import TopicPartition
+
         deadline = time.monotonic() + seconds
         try:
             while time.monotonic() < deadline:
-                self._consumer.poll(min(0.2, max(deadline - time.monotonic(), 0.0)))
+                assignment = self._consumer.assignment()
+                if assignment:
+                    self._consumer.pause(assignment)
+                msg = self._consumer.poll(min(0.2, max(deadline - time.monotonic(), 0.0)))
+                if msg is not None and msg.error() is None:
+                    self._consumer.seek(TopicPartition(msg.topic(), msg.partition(), msg.offset()))
         finally:
             assignment = self._consumer.assignment()
             if assignment:

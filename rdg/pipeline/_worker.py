@@ -6,9 +6,11 @@ recovery (``FOLDER/recovery``) as process ``ID`` of the cluster at ``ADDRESSES``
 
 from __future__ import annotations
 
+import faulthandler
 import json
 import logging
 import os
+import signal
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -22,9 +24,9 @@ def main(folder: Path, process_id: int, addresses: str) -> int:
     from rdg.config import Settings
     from rdg.pipeline._dataflow import compile_pipeline
     from rdg.pipeline._metrics import Metrics, MetricsWriter
-    from rdg.pipeline._dataflow import default_opener
     from rdg.pipeline._run import load_spec
 
+    faulthandler.register(signal.SIGUSR1, all_threads=True)  # `kill -USR1 PID`: every thread's stack to the log
     logging.basicConfig(level=logging.WARNING, format=f"%(asctime)s worker-{process_id} %(levelname)s %(name)s: %(message)s")
     logging.getLogger("rdg").setLevel(logging.INFO)
     info = json.loads((folder / "deploy.json").read_text())

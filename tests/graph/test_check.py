@@ -30,7 +30,7 @@ from rdg.graph import (
     repair,
     wins,
 )
-from rdg.graph._check import _merge_edge, _merge_vertex
+from rdg.graph._check import _merge_edge, _merge_vertex, _transaction
 from rdg.graph._dump import flat
 
 # -- shared helpers (also used by test_integration_check.py) -----------------------------------------
@@ -127,14 +127,8 @@ def unit(graph: Any) -> Iterator[Any]:
     if graph.backend == "janusgraph":
         yield graph.g
         return
-    tx = graph.g.tx()
-    src = tx.begin()
-    try:
+    with _transaction(graph) as src:
         yield src
-    except BaseException:
-        tx.rollback()
-        raise
-    tx.commit()
 
 
 def view(graph: Any, space: Space, writes: list[Any]) -> dict[str, Any]:

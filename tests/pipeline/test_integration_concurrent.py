@@ -9,7 +9,6 @@ and deployed again while the others run, and after a graph writer is killed.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import threading
@@ -26,6 +25,7 @@ from rdg.graph import check, connect
 from rdg.pipeline import load_spec
 from rdg.pipeline._deploy import WRITER, deploy, status, stop
 from tests.pipeline.corpus import actual, diff, make_corpus, oracle
+from tests.pipeline.kafka_topics import read_json_topic
 from tests.pipeline.private_graph import PrivateJanusGraph
 from tests.waiting import wait_until
 
@@ -71,25 +71,6 @@ def _produce(bootstrap: str, prefix: str, lines: dict[str, list[str]], *, pause_
                     producer.flush(10)
                     time.sleep(0.05)
     producer.flush(30)
-
-
-def _dead_letters(bootstrap: str, topic: str) -> list[dict[str, Any]]:
-    from confluent_kafka import Consumer, KafkaError, TopicPartition
-
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"t-{uuid.uuid4().hex}",
-                         "enable.partition.eof": "true", "auto.offset.reset": "earliest"})
-    consumer.assign([TopicPartition(topic, p, 0) for p in range(3)])
-    out, eof = [], set()
-    deadline = time.monotonic() + 30
-    while len(eof) < 3 and time.monotonic() < deadline:
-        for msg in consumer.consume(500, 0.5):
-            if msg.error():
-                if msg.error().code() == KafkaError._PARTITION_EOF:
-                    eof.add(msg.partition())
-                continue
-            out.append(json.loads(msg.value()))
-    consumer.close()
-    return out
 
 
 def _workers_of(folder: Path) -> list[int]:
@@ -156,7 +137,7 @@ def test_all_pipelines_at_once_build_exactly_one_graph(janusgraph: str, kafka_bo
                 pytest.fail("the graph differs from the oracle:\n" + "\n".join(lines))
             report = check(graph)
             assert report.clean, report.as_dict()
-        letters = _dead_letters(kafka_bootstrap, f"{prefix}.dead-letter")
+        letters = read_json_topic(kafka_bootstrap, f"{prefix}.dead-letter", 3)
         by_pipeline: dict[str, set[str]] = {}
         for letter in letters:
             by_pipeline.setdefault(letter["pipeline"], set()).add(letter["offset"])

@@ -7,7 +7,6 @@ from the events it produced (tests/pipeline/expected.py).
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import signal
@@ -23,6 +22,7 @@ from rdg.config import Settings
 from rdg.pipeline import generate, load_spec
 from rdg.pipeline._deploy import deploy, status, stop
 from tests.pipeline.expected import expected_games, with_prefix
+from tests.pipeline.kafka_topics import read_json_topic
 from tests.pipeline.private_graph import PrivateJanusGraph
 from tests.waiting import wait_until
 
@@ -60,22 +60,7 @@ class Stack:
         producer.flush(30)
 
     def dead_letters(self) -> list[dict[str, Any]]:
-        from confluent_kafka import Consumer, KafkaError, TopicPartition
-
-        consumer = Consumer({"bootstrap.servers": self.bootstrap, "group.id": f"t-{uuid.uuid4().hex}",
-                             "enable.partition.eof": "true", "auto.offset.reset": "earliest"})
-        consumer.assign([TopicPartition(self.dead_topic, p, 0) for p in (0, 1)])
-        out, eof = [], set()
-        deadline = time.monotonic() + 20
-        while len(eof) < 2 and time.monotonic() < deadline:
-            for msg in consumer.consume(100, 0.5):
-                if msg.error():
-                    if msg.error().code() == KafkaError._PARTITION_EOF:
-                        eof.add(msg.partition())
-                    continue
-                out.append(json.loads(msg.value()))
-        consumer.close()
-        return out
+        return read_json_topic(self.bootstrap, self.dead_topic, 2, timeout=20)
 
     def status(self, name: str = "games") -> Any:
         (row,) = status(self.settings, [name])

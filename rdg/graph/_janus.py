@@ -50,7 +50,9 @@ _TRANSIENT = ("TemporaryBackendException", "TemporaryLockingException", "Permane
               # two transactions creating the same new label or property key (automatic schema)
               "Could not commit transaction due to exception during persistence",
               # the apply script: an element the read found was dropped before the write
-              "rdg-retry")
+              "rdg-retry",
+              # berkeleyje: a read batch whose single reads timed out on locks that writers held
+              "Could not successfully complete multi-query")
 
 _SCHEMA_SCRIPT = """
 import org.janusgraph.core.Cardinality

@@ -83,7 +83,13 @@ async def test_two_schedulers_fire_each_transition_once(store: EventStore) -> No
     t0 = time.time() + 1.0
     await store.create(new_event("e4", title="T", start=t0, end=t0 + 1.5, stages=[Stage("a", 0), Stage("b", 0.5)]))
     async with running(store) as one, running(store) as two:
-        ended = await wait_for_state(store, "e4", State.ENDED)
+        # 45 s, not 15: once in ~6 full-suite runs the end came late or not at all; cause unknown (see
+        # the note on issue 18). The assertion below, each transition fired exactly once, is the point.
+        try:
+            ended = await wait_for_state(store, "e4", State.ENDED, timeout=45.0)
+        except AssertionError as err:  # what each scheduler believed, for whoever meets this next
+            views = [(s.events.get("e4"), s.fired) for s in (one, two)]
+            raise AssertionError(f"{err}; the schedulers' views and what they fired: {views}") from err
         await asyncio.sleep(0.2)
     assert [h.action for h in ended.history] == ["create", "start", "stage", "end"]
     assert len(one.fired) + len(two.fired) == 3

@@ -296,16 +296,14 @@ class GraphWriter:
     def _on_revoke(self, consumer: Any, parts: list[Any]) -> None:
         gone = {p.partition for p in parts}
         self._commit(gone)  # hand over cleanly: the next owner starts after what we applied
-        self.assigned -= gone
-        self._pending.drop(gone)  # never applied, never committed: the next owner reads them again
-        for p in gone:
-            self._next.pop(p, None)
-            self._committed.pop(p, None)
+        self._forget(gone)
 
     def _on_lost(self, consumer: Any, parts: list[Any]) -> None:
-        gone = {p.partition for p in parts}
+        self._forget({p.partition for p in parts})  # too late to commit: the next owner replays
+
+    def _forget(self, gone: set[int]) -> None:
         self.assigned -= gone
-        self._pending.drop(gone)
+        self._pending.drop(gone)  # never applied, never committed: the next owner reads them again
         for p in gone:
             self._next.pop(p, None)
             self._committed.pop(p, None)
@@ -376,8 +374,10 @@ class GraphWriter:
 
     def _apply(self, batch: list[tuple[int, int, Write]], stop: threading.Event) -> None:
         where = {id(w): (p, o) for p, o, w in batch}
-        writes = [w for p, _, w in batch if not self._copy(p, w)]
-        ends = [w for p, _, w in batch if self._copy(p, w)]  # only make their in-vertex exist
+        writes: list[Write] = []
+        ends: list[Write] = []  # edges' copies: only make their in-vertex exist
+        for p, _, w in batch:
+            (ends if self._copy(p, w) else writes).append(w)
         started = time.perf_counter()
         delay = 0.2
         while True:

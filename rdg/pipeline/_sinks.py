@@ -214,9 +214,6 @@ class _WritesPartition(_GraphPartition):
 
     _what = "handing graph writes to Kafka"
 
-    def __init__(self, settings: Settings, *args: Any) -> None:
-        super().__init__(lambda: _Producer(settings), *args)
-
     def write_batch(self, items: list[list[Write]]) -> None:
         writes = [w for batch in items for w in batch]
         bad = [(w, reason) for w in writes if (reason := why_invalid(w)) is not None]
@@ -248,7 +245,7 @@ class _Producer:
         self._producer.close()
 
 
-class GraphWritesSink(DynamicSink[list[Write]]):
+class GraphWritesSink(GraphSink):
     """Bytewax sink of write batches for a graph server: produced to the graph writers' topic.
 
     Args:
@@ -262,13 +259,9 @@ class GraphWritesSink(DynamicSink[list[Write]]):
 
     def __init__(self, settings: Settings, dead_letter: DeadLetterSpec, kafka_config: dict[str, str] | None,
                  metrics: Metrics | None, pipeline: str, *, max_backoff: float = 5.0) -> None:
-        self.settings = settings
-        self.dead_letter = dead_letter
-        self.kafka_config = kafka_config
-        self.metrics = metrics
-        self.pipeline = pipeline
-        self.max_backoff = max_backoff
+        super().__init__(lambda: _Producer(settings), dead_letter, kafka_config, metrics, pipeline,
+                         max_backoff=max_backoff)
 
     def build(self, step_id: str, worker_index: int, worker_count: int) -> _WritesPartition:
-        return _WritesPartition(self.settings, self.dead_letter, self.kafka_config, self.metrics, self.pipeline,
+        return _WritesPartition(self.opener, self.dead_letter, self.kafka_config, self.metrics, self.pipeline,
                                 self.max_backoff)

@@ -228,25 +228,34 @@ class PipelineStatus:
         return dict(self.__dict__)
 
 
-def _lag(offsets: dict[str, int], topics: list[str], settings: Settings) -> int | None:
+def _lag(offsets: dict[str, int] | None, topics: list[str], settings: Settings, *,
+         group: str = "rdg-status") -> int | None:
+    """Messages not yet done on ``topics``: after ``offsets`` (``topic:partition`` -> next offset,
+    what a pipeline's workers read), or with ``offsets`` None after what ``group`` committed
+    (the graph writers). None when Kafka does not answer, or a committed-offsets topic is missing."""
     if not topics:
         return None
     from confluent_kafka import Consumer, TopicPartition
 
     try:
-        consumer = Consumer(settings.kafka_config(**{"group.id": "rdg-status", "enable.auto.commit": "false"}))
+        consumer = Consumer(settings.kafka_config(**{"group.id": group, "enable.auto.commit": "false"}))
     except Exception:  # noqa: BLE001 - status must still print
         return None
     total = 0
     try:
+        listing = consumer.list_topics(timeout=5).topics  # all topics: asking by name may auto-create one
         for topic in topics:
-            meta = consumer.list_topics(topic, timeout=5).topics.get(topic)
+            meta = listing.get(topic)
             if meta is None or meta.error is not None:
+                if offsets is None:
+                    return None
                 continue
-            for part in meta.partitions:
-                low, high = consumer.get_watermark_offsets(TopicPartition(topic, part), timeout=5)
-                done = offsets.get(f"{topic}:{part}", low)
-                total += max(high - done, 0)
+            parts = [TopicPartition(topic, p) for p in meta.partitions]
+            done = dict(offsets) if offsets is not None else {
+                f"{topic}:{tp.partition}": tp.offset for tp in consumer.committed(parts, timeout=5) if tp.offset >= 0}
+            for tp in parts:
+                low, high = consumer.get_watermark_offsets(tp, timeout=5)
+                total += max(high - done.get(f"{topic}:{tp.partition}", low), 0)
     except Exception:  # noqa: BLE001 - Kafka away: lag unknown
         return None
     finally:
@@ -256,31 +265,10 @@ def _lag(offsets: dict[str, int], topics: list[str], settings: Settings) -> int 
 
 def _writers_lag(settings: Settings) -> int | None:
     """Writes handed to the graph writers and not yet committed by them (their group's offsets)."""
-    from confluent_kafka import Consumer, TopicPartition
-
     from rdg.pipeline._graph_writes import group_of
 
     topic = settings.graph_writes_topic
-    try:
-        consumer = Consumer(settings.kafka_config(**{"group.id": group_of(topic), "enable.auto.commit": "false"}))
-    except Exception:  # noqa: BLE001 - status must still print
-        return None
-    try:
-        meta = consumer.list_topics(timeout=5).topics.get(topic)
-        if meta is None or meta.error is not None:
-            return None
-        parts = [TopicPartition(topic, p) for p in meta.partitions]
-        committed = {tp.partition: tp.offset for tp in consumer.committed(parts, timeout=5)}
-        total = 0
-        for tp in parts:
-            low, high = consumer.get_watermark_offsets(tp, timeout=5)
-            done = committed.get(tp.partition, -1)
-            total += max(high - (done if done >= 0 else low), 0)
-        return total
-    except Exception:  # noqa: BLE001 - Kafka away: lag unknown
-        return None
-    finally:
-        consumer.close()
+    return _lag(None, [topic], settings, group=group_of(topic))
 
 
 def status(settings: Settings, names: Iterable[str] | None = None, *, with_lag: bool = True) -> list[PipelineStatus]:

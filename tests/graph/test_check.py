@@ -17,7 +17,6 @@ from typing import Any, Iterator
 import pytest
 from gremlin_python.process.graph_traversal import __
 
-from rdg.cli import main
 from rdg.errors import ConfigError
 from rdg.graph import (
     EdgeLabel,
@@ -32,6 +31,7 @@ from rdg.graph import (
 )
 from rdg.graph._check import _merge_edge, _merge_vertex, _transaction
 from rdg.graph._dump import flat
+from tests.graph.test_cli_graph import run
 
 # -- shared helpers (also used by test_integration_check.py) -----------------------------------------
 
@@ -341,16 +341,6 @@ def test_check_of_a_dump(graph: Any) -> None:
 
 
 # -- the commands ------------------------------------------------------------------------------------
-
-
-def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    try:
-        main(argv)
-        code = 0
-    except SystemExit as exit_:
-        code = int(exit_.code or 0)
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def test_cli_check_then_repair(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

@@ -10,7 +10,7 @@ authoring format only; the engine in ``rdg.workflow`` sees nothing but these mod
 ... steps:
 ...   - id: greet
 ...     type: shell
-...     command: echo "hello $NAME"
+...     command: echo "hello $RDG_P_NAME"
 ...     params: {name: "${{ params.name }}"}
 ...   - id: done
 ...     type: noop
@@ -18,6 +18,10 @@ authoring format only; the engine in ``rdg.workflow`` sees nothing but these mod
 ... ''', "hello.yaml")
 >>> [s.id for s in wf.steps], wf.step("done").depends_on
 (['greet', 'done'], ('greet',))
+>>> parse_workflow_text('id: x\\nsteps:\\n  - {id: a, type: shell, command: "echo ${{ run.id }}"}', "x.yaml")
+Traceback (most recent call last):
+...
+rdg.errors.SpecError: x.yaml:3:35: 'command:' of step 'a' may not hold ${{ }} templates: a value spliced into a command can run anything (pass it as a step parameter and read $RDG_P_<NAME> in the command, e.g. params: {name: "${{ params.name }}"} and "$RDG_P_NAME")
 >>> parse_workflow_text("id: x\\nsteps:\\n  - {id: a, type: noop, depends_on: [b]}\\n", "x.yaml")
 Traceback (most recent call last):
 ...
@@ -93,7 +97,8 @@ _TYPE_FIELDS: dict[StepType, dict[str, str]] = {
     StepType.SHELL: {"command": "text", "env": "mapping", "cwd": "text"},
     StepType.HTTP: {"url": "text", "method": "text", "json": "any", "headers": "mapping",
                     "expect_status": "list of ints"},
-    StepType.PIPELINE: {"pipeline": "text", "spec": "text", "events": "text", "args": "list"},
+    StepType.PIPELINE: {"pipeline": "text", "spec": "text", "events": "text", "args": "list", "env": "mapping",
+                        "cwd": "text"},
     StepType.FOREACH: {"over": "expression", "concurrency": "int", "workflow": "workflow id",
                        "steps": "list of steps", "child_params": "mapping"},
     StepType.SUBWORKFLOW: {"workflow": "workflow id", "wait": "bool"},
@@ -103,6 +108,11 @@ _REQUIRED: dict[StepType, tuple[str, ...]] = {
     StepType.HTTP: ("url",), StepType.PIPELINE: ("pipeline", "spec", "events"),
     StepType.FOREACH: ("over",), StepType.SUBWORKFLOW: ("workflow",),
 }
+# Fields that become command text, a working folder or arguments: no templates there (injection).
+_NO_TEMPLATES: dict[StepType, tuple[str, ...]] = {StepType.SHELL: ("command", "cwd"),
+                                                  StepType.PIPELINE: ("args", "cwd")}
+PARAM_PREFIX = "RDG_P_"
+"""Parameters reach commands as environment variables ``RDG_P_<NAME>`` (see rdg.workflow)."""
 _COMMON = ("id", "type", "depends_on", "if", "params", "retry", "timeout", "on_failure", "breakpoint",
            "description")
 _TOP = ("id", "description", "params", "steps", "timeout", "run_strategy", "max_parallel", "triggers")
@@ -586,6 +596,12 @@ def _step(ck: _Checker, path: tuple[Any, ...], raw: Mapping[str, Any], params: M
         ck.add(path + ("wait",), LintKind.WRONG_TYPE, "wait must be true or false")
     if stype is StepType.SHELL and not isinstance(raw.get("command", ""), (str, list)):
         ck.add(path + ("command",), LintKind.WRONG_TYPE, "command must be text or a list of arguments")
+    for key in _NO_TEMPLATES.get(stype, ()):
+        if key in raw and templates(raw[key]):
+            ck.add(path + (key,), LintKind.BAD_VALUE, f"'{key}:' of step '{sid}' may not hold ${{{{ }}}} templates: "
+                   "a value spliced into a command can run anything",
+                   f"pass it as a step parameter and read ${PARAM_PREFIX}<NAME> in the command, e.g. "
+                   f"params: {{name: \"${{{{ params.name }}}}\"}} and \"${PARAM_PREFIX}NAME\"")
     if stype is StepType.PYTHON and "callable" in raw and not re.match(
             r"^[A-Za-z_][\w.]*[:.][A-Za-z_]\w*$", str(raw["callable"])):
         ck.add(path + ("callable",), LintKind.BAD_VALUE, f"callable {raw['callable']!r} must look like "

@@ -1,13 +1,18 @@
 """Step runtimes: noop, sleep, python, shell, http and pipeline (foreach and subworkflow are run
 by the engine itself, since they only start child runs).
 
-Parameters reach shell commands and pipelines as environment variables, never spliced into the
-command text.
+Parameters reach shell commands and pipelines only as environment variables named
+``RDG_P_<NAME>``: never spliced into the command text, never replacing a variable the process
+already has (``PATH``, ``HOME``...). A shell step's outputs come from files it writes into the
+folder ``$RDG_OUTPUTS`` (one file per output, ``NAME`` for text, ``NAME.json`` for JSON), not
+from its stdout, so a parameter printed by the command cannot forge an output.
 
 >>> import asyncio
->>> ctx = StepContext("r", "s", "shell", 1, 1, params={"who": "world"}, config={"command": 'echo "hi $WHO"'})
->>> asyncio.run(RUNTIMES["shell"].run(ctx))["stdout"]
-'hi world'
+>>> cmd = 'echo "hi $RDG_P_WHO"; printf %s "$RDG_P_WHO" > "$RDG_OUTPUTS/who"'
+>>> ctx = StepContext("r", "s", "shell", 1, 1, params={"who": "world"}, config={"command": cmd})
+>>> out = asyncio.run(RUNTIMES["shell"].run(ctx))
+>>> out["stdout"], out["who"]
+('hi world', 'world')
 """
 
 from __future__ import annotations
@@ -17,16 +22,25 @@ import importlib
 import inspect
 import json
 import os
+import re
 import signal
+import stat
 import sys
+import tempfile
+from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from rdg.errors import RetryableError, UserStepError
+from rdg.spec import PARAM_PREFIX
 from rdg.workflow._task import StepContext, StepRuntime
 
-__all__ = ["RUNTIMES", "env_for", "load_callable"]
+__all__ = ["DEFAULT_OUTPUT_LIMIT", "PARAM_PREFIX", "RUNTIMES", "env_for", "load_callable", "runtimes"]
 
 _TAIL = 4000
+"""Characters of stdout and stderr kept (the end); what came before is counted, not kept."""
+DEFAULT_OUTPUT_LIMIT = 1 << 20
+"""Most bytes a shell step may write into ``$RDG_OUTPUTS`` (setting ``workflow_output_limit``)."""
+_OUTPUT_NAME = re.compile(r"^([A-Za-z][A-Za-z0-9_]{0,63})(\.json)?$")
 
 
 def load_callable(path: str) -> Callable[..., Any]:
@@ -48,53 +62,106 @@ def load_callable(path: str) -> Callable[..., Any]:
 
 
 def env_for(params: Mapping[str, Any], extra: Mapping[str, Any] | None = None) -> dict[str, str]:
-    """The environment a command sees: ours, plus each parameter as ``NAME`` (upper case).
+    """The environment a command sees: ours, the step's ``env:``, then each parameter as
+    ``RDG_P_<NAME>`` (upper case, other characters as ``_``). No parameter can replace a variable.
 
-    >>> env_for({"day": "mon", "n": 3, "ids": [1, 2]})["IDS"]
-    '[1, 2]'
+    >>> env = env_for({"day": "mon", "ids": [1, 2], "path": "/tmp/evil"})
+    >>> env["RDG_P_IDS"], env["RDG_P_PATH"], env.get("PATH") == os.environ.get("PATH")
+    ('[1, 2]', '/tmp/evil', True)
     """
-    env = dict(os.environ)
-    for source in (params, extra or {}):
-        for name, value in source.items():
-            env[str(name).upper()] = value if isinstance(value, str) else json.dumps(value)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(PARAM_PREFIX)}
+    env.update({str(name): _text(value) for name, value in (extra or {}).items()})
+    for name, value in params.items():
+        env[PARAM_PREFIX + re.sub(r"[^A-Z0-9_]", "_", str(name).upper())] = _text(value)
     return env
 
 
-def _outputs_from(stdout: str) -> dict[str, Any]:
-    out: dict[str, Any] = {"stdout": stdout[-_TAIL:].rstrip("\n")}
-    last = stdout.strip().splitlines()[-1] if stdout.strip() else ""
-    if last.startswith("{"):
-        try:
-            parsed = json.loads(last)
-        except ValueError:
-            parsed = None
-        if isinstance(parsed, dict):
-            out.update(parsed)
-    return out
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+class _Tail:
+    """The last ``_TAIL`` characters of a stream, and how many bytes came before them."""
+
+    def __init__(self) -> None:
+        self.kept = bytearray()
+        self.total = 0
+
+    async def drain(self, stream: asyncio.StreamReader) -> None:
+        while chunk := await stream.read(1 << 16):
+            self.total += len(chunk)
+            self.kept += chunk
+            if len(self.kept) > 4 * _TAIL:
+                del self.kept[:-4 * _TAIL]
+
+    def text(self) -> str:
+        return self.kept.decode(errors="replace")[-_TAIL:]
+
+    @property
+    def dropped(self) -> int:
+        return self.total - len(self.text().encode())
+
+
+def _read_outputs(folder: Path, limit: int) -> dict[str, Any]:
+    """The outputs a step wrote: one regular file per output, within ``limit`` bytes in all."""
+    entries = sorted(folder.iterdir())
+    outputs: dict[str, Any] = {}
+    size = 0
+    for path in entries:
+        info = path.lstat()
+        found = _OUTPUT_NAME.match(path.name)
+        if not stat.S_ISREG(info.st_mode) or found is None:
+            raise UserStepError(f"$RDG_OUTPUTS/{path.name} is not an output: each output is a regular file "
+                                "named NAME (text) or NAME.json (JSON), NAME made of letters, digits and _",
+                                non_retryable=True)
+        size += info.st_size
+        if size > limit:
+            raise UserStepError(f"the step's outputs in $RDG_OUTPUTS are over the limit of {limit:,} bytes",
+                                non_retryable=True, hint="write large data to a file and output its path, "
+                                "or raise the setting workflow_output_limit")
+        raw = path.read_bytes()[:info.st_size]
+        name, is_json = found.group(1), bool(found.group(2))
+        if is_json:
+            try:
+                outputs[name] = json.loads(raw)
+            except ValueError as err:
+                raise UserStepError(f"$RDG_OUTPUTS/{path.name} is not valid JSON: {err}", non_retryable=True) from err
+        else:
+            text = raw.decode(errors="replace")
+            outputs[name] = text[:-1] if text.endswith("\n") else text
+    return outputs
 
 
 async def _exec(argv: list[str] | None, command: str | None, env: dict[str, str], cwd: str | None,
-                what: str) -> dict[str, Any]:
-    if argv is not None:
-        proc = await asyncio.create_subprocess_exec(*argv, env=env, cwd=cwd, stdout=asyncio.subprocess.PIPE,
-                                                    stderr=asyncio.subprocess.PIPE, start_new_session=True)
-    else:
-        proc = await asyncio.create_subprocess_shell(command or "", env=env, cwd=cwd, stdout=asyncio.subprocess.PIPE,
-                                                     stderr=asyncio.subprocess.PIPE, start_new_session=True)
-    try:
-        out, err = await proc.communicate()
-    except asyncio.CancelledError:  # timeout, stop or fencing: take the whole process group down
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        await proc.wait()
-        raise
-    stdout = out.decode(errors="replace")
-    if proc.returncode != 0:
-        tail = err.decode(errors="replace").strip()[-_TAIL:] or stdout.strip()[-_TAIL:]
-        raise UserStepError(f"{what} exited with code {proc.returncode}: {tail}")
-    outputs = _outputs_from(stdout)
+                what: str, output_limit: int = DEFAULT_OUTPUT_LIMIT) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="rdg-outputs-") as folder:  # 0700, private to this attempt
+        env = {**env, "RDG_OUTPUTS": folder}
+        pipes = {"env": env, "cwd": cwd, "stdin": asyncio.subprocess.DEVNULL, "stdout": asyncio.subprocess.PIPE,
+                 "stderr": asyncio.subprocess.PIPE, "start_new_session": True}
+        if argv is not None:
+            proc = await asyncio.create_subprocess_exec(*argv, **pipes)
+        else:
+            proc = await asyncio.create_subprocess_shell(command or "", **pipes)
+        out, err = _Tail(), _Tail()
+        try:  # read as it comes, keeping only the tails: a chatty command cannot fill the worker's memory
+            assert proc.stdout is not None and proc.stderr is not None
+            await asyncio.gather(out.drain(proc.stdout), err.drain(proc.stderr))
+            await proc.wait()
+        except asyncio.CancelledError:  # timeout, stop or fencing: take the whole process group down
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            await proc.wait()
+            raise
+        stdout = out.text().rstrip("\n")
+        if proc.returncode != 0:
+            tail = err.text().strip() or stdout.strip()
+            raise UserStepError(f"{what} exited with code {proc.returncode}: {tail}")
+        outputs = _read_outputs(Path(folder), output_limit)
+    outputs["stdout"] = stdout
+    if out.dropped:
+        outputs["stdout_truncated"] = out.dropped  # bytes before the kept tail
     outputs["exit_code"] = 0
     return outputs
 
@@ -136,13 +203,17 @@ class _ThreadedPython(_Python):
 
 
 class _Shell:
+    def __init__(self, output_limit: int = DEFAULT_OUTPUT_LIMIT) -> None:
+        self.output_limit = output_limit
+
     async def run(self, ctx: StepContext) -> dict[str, Any]:
         command = ctx.config["command"]
         env = env_for(ctx.params, ctx.config.get("env"))
         cwd = ctx.config.get("cwd")
         if isinstance(command, list):
-            return await _exec([str(a) for a in command], None, env, cwd, f"command {command[0]!r}")
-        return await _exec(None, str(command), env, cwd, "shell command")
+            return await _exec([str(a) for a in command], None, env, cwd, f"command {command[0]!r}",
+                               self.output_limit)
+        return await _exec(None, str(command), env, cwd, "shell command", self.output_limit)
 
 
 class _Http:
@@ -171,17 +242,30 @@ class _Http:
 
 
 class _Pipeline:
-    """``python -m rdg run PIPELINE --spec FILE --events FILE``: a bounded run of an rdg pipeline."""
+    """``python -m rdg run PIPELINE --spec FILE --events FILE --json``: a bounded run of an rdg
+    pipeline; its JSON summary (``events_in``, ``vertices``...) becomes the step's outputs."""
 
     async def run(self, ctx: StepContext) -> dict[str, Any]:
         cfg = ctx.config
         argv = [sys.executable, "-m", "rdg", "run", str(cfg["pipeline"]), "--spec", str(cfg["spec"]),
-                "--events", str(cfg["events"]), *[str(a) for a in cfg.get("args", [])]]
-        return await _exec(argv, None, env_for(ctx.params), cfg.get("cwd"), f"pipeline {cfg['pipeline']!r}")
+                "--events", str(cfg["events"]), *[str(a) for a in cfg.get("args", [])], "--json", "--quiet"]
+        outputs = await _exec(argv, None, env_for(ctx.params, cfg.get("env")), cfg.get("cwd"),
+                              f"pipeline {cfg['pipeline']!r}")
+        lines = outputs["stdout"].strip().splitlines()
+        try:
+            summary = json.loads(lines[-1]) if lines else None
+        except ValueError:
+            summary = None
+        if not isinstance(summary, dict):
+            raise UserStepError(f"pipeline {cfg['pipeline']!r} printed no JSON summary: {outputs['stdout'][-300:]}")
+        return {**summary, "exit_code": 0}
 
 
-RUNTIMES: dict[str, StepRuntime] = {
-    "noop": _Noop(), "sleep": _Sleep(), "python": _ThreadedPython(), "shell": _Shell(), "http": _Http(),
-    "pipeline": _Pipeline(),
-}
+def runtimes(output_limit: int = DEFAULT_OUTPUT_LIMIT) -> dict[str, StepRuntime]:
+    """The built-in runtime per step type; ``output_limit`` bounds a shell step's outputs in bytes."""
+    return {"noop": _Noop(), "sleep": _Sleep(), "python": _ThreadedPython(), "shell": _Shell(output_limit),
+            "http": _Http(), "pipeline": _Pipeline()}
+
+
+RUNTIMES: dict[str, StepRuntime] = runtimes()
 """Runtime per step type; a worker accepts extra ones (``Worker(runtimes={...})``)."""

@@ -20,7 +20,7 @@ from typing import Any, Mapping
 from rdg.errors import ConflictError, RdgTimeoutError, RetryableError, ServerError, UserStepError
 from rdg.spec import RetrySpec
 from rdg.workflow._models import STEP_TERMINAL, StepRecord, StepStatus, now
-from rdg.workflow._runtimes import RUNTIMES
+from rdg.workflow._runtimes import DEFAULT_OUTPUT_LIMIT, runtimes as builtin_runtimes
 from rdg.workflow._store import Store
 from rdg.workflow._task import StepContext, StepRuntime
 
@@ -47,16 +47,18 @@ class Worker:
         concurrency: Steps run at once by this worker.
         name: Worker id shown in step records (default host-pid-random).
         runtimes: Extra or replacement step runtimes by type name.
+        output_limit: Most bytes of outputs a shell step may write (setting ``workflow_output_limit``).
     """
 
     def __init__(self, store: Store, *, concurrency: int = 4, name: str | None = None,
-                 runtimes: Mapping[str, StepRuntime] | None = None) -> None:
+                 runtimes: Mapping[str, StepRuntime] | None = None,
+                 output_limit: int = DEFAULT_OUTPUT_LIMIT) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be >= 1")
         self.store = store
         self.concurrency = concurrency
         self.id = name or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:4]}"
-        self.runtimes: dict[str, StepRuntime] = {**RUNTIMES, **(runtimes or {})}
+        self.runtimes: dict[str, StepRuntime] = {**builtin_runtimes(output_limit), **(runtimes or {})}
         self.completed = 0
         self._stop = asyncio.Event()
 

@@ -58,7 +58,7 @@ steps:
   - id: shell
     type: shell
     depends_on: [consume]
-    command: 'printf "%s|%s" "$LABEL" "$SEEN"'
+    command: 'printf "%s|%s" "$RDG_P_LABEL" "$RDG_P_SEEN"'
     params: {seen: "${{ steps.consume.seen_rows }}"}
 """)
     run = await (await start_run(wf.store, "flow", {"n": 3})).wait(timeout=30)

@@ -73,8 +73,7 @@ steps:
     pipeline: games
     spec: {ROOT / "pipelines.yaml"}
     events: {ROOT / "rdg" / "data" / "events" / "games.jsonl"}
-    args: ["--json", "--quiet"]
-    params: {{rdg_state_dir: "{tmp_path}"}}
+    env: {{RDG_STATE_DIR: "{tmp_path}"}}
     timeout: 100
 """)
     run = await (await start_run(wf.store, "backfill")).wait(timeout=110)
@@ -90,7 +89,7 @@ id: square
 params:
   x: {type: int}
 steps:
-  - {id: s, type: shell, command: 'echo "{\\"sq\\": $((X * X))}"'}
+  - {id: s, type: shell, command: 'echo $((RDG_P_X * RDG_P_X)) > "$RDG_OUTPUTS/sq.json"'}
 """)
     await wf.push("""
 id: squares

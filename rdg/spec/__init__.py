@@ -13,10 +13,12 @@ from rdg.spec._pipeline import (
 from rdg.spec._pipeline_load import lint_pipelines, lint_pipelines_text, load_pipelines, load_pipelines_text
 from rdg.spec._pipeline_template import Template, TemplateSyntaxError
 from rdg.spec._workflow import (
-    FailureMode, ParamSpec, RetrySpec, RunStrategy, StepSpec, StepType, TriggerSpec, WorkflowSpec, load_workflow,
+    PARAM_PREFIX, FailureMode, ParamSpec, RetrySpec, RunStrategy, StepSpec, StepType, TriggerSpec, WorkflowSpec, load_workflow,
     parse_duration, parse_workflow_data, parse_workflow_text,
 )
-from rdg.spec._workflow_expr import ExpressionError, evaluate, references, render, templates
+from rdg.spec._workflow_expr import (
+    ExpressionError, ExpressionLimitError, evaluate, evaluate_async, references, render, render_async, templates,
+)
 from rdg.spec._yaml import YamlDoc, load_yaml, load_yaml_text, plain_yaml
 
 __all__ = ["Lint", "LintKind", "LintLevel", "YamlDoc", "did_you_mean", "load_yaml", "load_yaml_text", "plain_yaml",
@@ -26,6 +28,6 @@ __all__ = ["Lint", "LintKind", "LintLevel", "YamlDoc", "did_you_mean", "load_yam
            "TableSpec", "Template", "TemplateSyntaxError", "VertexTemplate", "lint_pipelines", "lint_pipelines_text",
            "load_pipelines", "load_pipelines_text", "parse_duration_ms",
            # workflows
-           "ExpressionError", "FailureMode", "ParamSpec", "RetrySpec", "RunStrategy", "StepSpec", "StepType",
-           "TriggerSpec", "WorkflowSpec", "evaluate", "load_workflow", "parse_duration", "parse_workflow_data",
+           "PARAM_PREFIX", "ExpressionError", "FailureMode", "ParamSpec", "RetrySpec", "RunStrategy", "StepSpec", "StepType",
+           "TriggerSpec", "WorkflowSpec", "evaluate", "ExpressionLimitError", "evaluate_async", "render_async", "load_workflow", "parse_duration", "parse_workflow_data",
            "parse_workflow_text", "references", "render", "templates"]

@@ -23,7 +23,8 @@ from typing import Any, Callable
 
 from rdg.errors import ConflictError, NotFoundError, RdgError
 from rdg.spec import (
-    ExpressionError, FailureMode, RunStrategy, StepSpec, StepType, WorkflowSpec, evaluate, render, templates,
+    ExpressionError, FailureMode, RunStrategy, StepSpec, StepType, WorkflowSpec, evaluate_async, render_async,
+    templates,
 )
 from rdg.workflow._models import (
     RUN_TERMINAL, STEP_COMPLETE, STEP_FAILED, STEP_NON_TERMINAL, RunRecord, RunStatus, StepRecord, StepStatus, now,
@@ -298,7 +299,7 @@ class Engine:
                 dead = rec.status is StepStatus.RUNNING and self.clock() - (rec.lease_until or self.clock()) > stale
                 if (lost or dead) and step.type not in (StepType.FOREACH, StepType.SUBWORKFLOW):
                     log.warning("engine: re-sending %s.%s (%s)", run_id, step.id, rec.status.value)
-                    await self.store.dispatch(self._task(st, step, rec))
+                    await self.store.dispatch(await self._task(st, step, rec))
             await self._guarded_advance(st)
 
     # -- event handling ----------------------------------------------------------------------
@@ -493,7 +494,7 @@ class Engine:
                 names, names_full = self._names(st, full=need), need
             if step.condition:
                 try:
-                    taken = bool(evaluate(step.condition, names))
+                    taken = bool(await evaluate_async(step.condition, names))
                 except ExpressionError as err:
                     await self._fail_step(st, step, StepStatus.USER_FAILED, f"if: {err}")
                     return progressed | {step.id}
@@ -532,10 +533,11 @@ class Engine:
             self._ancestors[id(spec)] = table
         return table[step_id]
 
-    def _task(self, st: _RunState, step: StepSpec, rec: StepRecord, names: dict[str, Any] | None = None) -> dict[str, Any]:
+    async def _task(self, st: _RunState, step: StepSpec, rec: StepRecord,
+                    names: dict[str, Any] | None = None) -> dict[str, Any]:
         names = names or self._names(st)
-        params = {**st.run.params, **render(dict(step.params), names)}
-        config = render(dict(step.config), names)
+        params = {**st.run.params, **await render_async(dict(step.params), names)}
+        config = await render_async(dict(step.config), names)
         upstream = {a: st.steps[a][0].outputs for a in self._ancestors_of(st.spec, step.id) if st.steps[a][0].outputs}
         return {
             "run": st.id, "step": step.id, "dispatch": rec.dispatch, "type": step.type.value, "params": params,
@@ -560,7 +562,7 @@ class Engine:
             await self._start_sub(st, step, new, names)
             return
         try:
-            task = self._task(st, step, new, names)
+            task = await self._task(st, step, new, names)
         except ExpressionError as err:
             await self._fail_step(st, step, StepStatus.USER_FAILED, str(err))
             return
@@ -696,7 +698,7 @@ class Engine:
 
     async def _start_foreach(self, st: _RunState, step: StepSpec, rec: StepRecord, names: dict[str, Any]) -> None:
         try:
-            over = evaluate(str(step.config["over"]), names)
+            over = await evaluate_async(str(step.config["over"]), names)
         except ExpressionError as err:
             await self._fail_step(st, step, StepStatus.USER_FAILED, f"over: {err}")
             return
@@ -784,7 +786,7 @@ class Engine:
                      names: dict[str, Any]) -> RunRecord:
         item = await self._item(st, step, rec, index)
         scope = {**names, "item": item, "index": index}
-        extra = render(dict(step.config.get("child_params") or {}), scope)
+        extra = await render_async(dict(step.config.get("child_params") or {}), scope)
         started = self.clock()
         parent = {"run": st.id, "step": step.id, "index": index}
         run_id = f"{st.id}.{step.id}.{_tag(rec)}.{index}"
@@ -792,7 +794,7 @@ class Engine:
             return RunRecord(id=run_id, workflow=st.run.workflow, version=st.run.version, path=st.run.path + [step.id],
                              status=RunStatus.IN_PROGRESS, params={**st.run.params, **extra}, created_at=started,
                              started_at=started, parent=parent, item=item, index=index, trigger="foreach")
-        wf_id = str(render(step.config["workflow"], names))
+        wf_id = str(await render_async(step.config["workflow"], names))
         spec, version = await self.store.get_definition(wf_id)
         params = spec.resolve_params(extra)
         return RunRecord(id=run_id, workflow=wf_id, version=version, status=RunStatus.IN_PROGRESS, params=params,
@@ -862,8 +864,8 @@ class Engine:
 
     async def _start_sub(self, st: _RunState, step: StepSpec, rec: StepRecord, names: dict[str, Any]) -> None:
         try:
-            config = render(dict(step.config), names)
-            given = render(dict(step.params), names)
+            config = await render_async(dict(step.config), names)
+            given = await render_async(dict(step.params), names)
             spec, version = await self.store.get_definition(str(config["workflow"]))
             params = spec.resolve_params(given)
         except (ExpressionError, NotFoundError, ValueError) as err:

@@ -166,3 +166,61 @@ def test_the_example_workflows_are_valid() -> None:
     assert files
     for path in files:
         assert load_workflow(path).steps
+
+
+def test_templates_in_command_text_cwd_or_arguments_are_refused() -> None:
+    """Issue 10 finding 1: `${{ }}` spliced into a command would run whatever a parameter holds."""
+    lints = _lints("""
+id: inj
+params:
+  name: {type: string}
+steps:
+  - {id: a, type: shell, command: 'echo "hello ${{ params.name }}"'}
+  - {id: b, type: shell, command: [ls, "${{ params.name }}"]}
+  - {id: c, type: shell, command: ls, cwd: "/srv/${{ params.name }}"}
+  - {id: d, type: pipeline, pipeline: p, spec: s.yaml, events: e.jsonl, args: ["${{ params.name }}"]}
+  - {id: ok, type: shell, command: 'echo "hello $RDG_P_NAME"', params: {name: "${{ params.name }}"}, env: {X: "${{ params.name }}"}}
+""")
+    where = [(lint.line, lint.message.split(":")[0]) for lint in lints]
+    assert where == [(6, "'command"), (7, "'command"), (8, "'cwd"), (9, "'args")]
+    assert all(lint.kind is LintKind.BAD_VALUE and "RDG_P_" in (lint.hint or "") for lint in lints)
+
+
+@pytest.mark.parametrize("expr, names", [
+    ("params.n ** params.n > 0", {"params": {"n": 3_000_000}}),
+    ("4000000 ** 4000000", {}),
+    ("2 ** 4000 * 2 ** 4000", {}),
+    ("['a' * 100000 for x in range(10000)]", {}),
+    ("[x * x for x in range(10000) for y in range(10000)]", {}),
+    ("'%0999999999d' % 1", {}),
+    ("f'{params.n:0999999999}'", {"params": {"n": 1}}),
+])
+def test_expression_bombs_are_refused_at_once(expr: str, names: dict) -> None:
+    """Issue 10 finding 3: each of these ran for seconds or filled memory before."""
+    with pytest.raises(ExpressionError) as err:
+        evaluate(expr, names)
+    assert str(err.value).startswith(f"expression {expr!r}") or "not supported" in str(err.value)
+
+
+async def test_a_heavy_expression_leaves_the_event_loop_free() -> None:
+    """A large but allowed expression moves to a thread: the loop keeps running meanwhile."""
+    import asyncio
+
+    from rdg.spec import evaluate_async
+
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0)
+
+    ticker = asyncio.create_task(tick())
+    await asyncio.sleep(0)
+    before = ticks
+    assert await evaluate_async("sum([x * x + x for x in range(9999)])", {}) == sum(x * x + x for x in range(9999))
+    during = ticks - before
+    ticker.cancel()
+    assert during > 3  # inline, the loop would not have turned at all
+    assert await evaluate_async("params.n + 1", {"params": {"n": 1}}) == 2  # small ones stay inline

@@ -25,11 +25,11 @@ from typing import Any, Iterable, Mapping
 import yaml
 
 from rdg.errors import ConfigError
+from rdg.redact import is_secret_key, redact
 
 __all__ = ["Settings", "load_settings", "DEFAULT_STATE_DIR"]
 
 DEFAULT_STATE_DIR = Path(os.path.expanduser("~/.local/state/rdg"))
-_SECRET_WORDS = ("password", "secret", "token", "sasl.password")
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,20 @@ class Settings:
     """NATS user name, if the server asks for one."""
     nats_password: str | None = None
     """NATS password (masked in ``rdg config show``)."""
+    nats_token: str | None = None
+    """NATS authentication token, if the server uses one (masked)."""
+    nats_creds_file: str | None = None
+    """A NATS ``.creds`` file (user JWT and nkey seed), for servers in operator mode."""
+    nats_nkey_seed_file: str | None = None
+    """A file holding a NATS user nkey seed (``SU...``), for servers that list nkeys."""
+    nats_tls_ca_file: str | None = None
+    """CA bundle that signed the NATS server's certificate (turns TLS on)."""
+    nats_tls_cert_file: str | None = None
+    """Client certificate for NATS servers that verify clients (with ``nats_tls_key_file``)."""
+    nats_tls_key_file: str | None = None
+    """Private key of ``nats_tls_cert_file``."""
+    nats_connect_timeout: float = 10.0
+    """Seconds to wait for the first NATS connection before giving up with an error. Default 10."""
     kafka_bootstrap: str = "127.0.0.1:9092"
     """Kafka ``bootstrap.servers``. Default ``127.0.0.1:9092``."""
     kafka_options: dict[str, str] = field(default_factory=dict)
@@ -63,6 +77,8 @@ class Settings:
     graph_writes_partitions: int = 8
     """Partitions of ``graph_writes_topic`` when rdg creates it: the most graph writers that can
     share the work. Default 8."""
+    workflow_output_limit: int = 1 << 20
+    """Most bytes of outputs one shell step may write into ``$RDG_OUTPUTS``. Default 1 MiB."""
     state_dir: str = str(DEFAULT_STATE_DIR)
     """Where rdg keeps its own files: embedded graph, pipeline recovery, pids, logs."""
     stack_dir: str = str(Path(os.path.expanduser("~/.cache/rdg")))
@@ -88,6 +104,10 @@ class Settings:
             port = getattr(self, name)
             if not 0 < port < 65536:
                 raise ConfigError(f"{name} must be a TCP port (1-65535), not {port}")
+        if not 0 < self.nats_connect_timeout <= 3600:
+            raise ConfigError(f"nats_connect_timeout must be between 0 and 3600 seconds, not {self.nats_connect_timeout}")
+        if self.workflow_output_limit < 1:
+            raise ConfigError(f"workflow_output_limit must be at least 1 byte, not {self.workflow_output_limit}")
         for name in ("nats_monitor_port", "kafka_controller_port"):
             port = getattr(self, name)
             if not 0 <= port < 65536:
@@ -111,14 +131,21 @@ class Settings:
         return dataclasses.asdict(self)
 
     def masked(self) -> dict[str, Any]:
-        """Like :meth:`as_dict`, with passwords, secrets and tokens replaced by ``***``."""
+        """Like :meth:`as_dict`, with secrets replaced by ``***``: passwords, tokens, seeds, ``*.pem``,
+        ``sasl.*config`` options and credentials inside URLs.
+
+        >>> s = Settings(nats_url="nats://u:pw@h:4222", kafka_options={"ssl.key.pem": "-----BEGIN", "acks": "all"})
+        >>> m = s.masked()
+        >>> m["nats_url"], m["kafka_options"]
+        ('nats://u:***@h:4222', {'ssl.key.pem': '***', 'acks': 'all'})
+        """
         out = self.as_dict()
         for key, value in out.items():
-            if value and any(word in key for word in _SECRET_WORDS):
+            if value and is_secret_key(key) and not key.endswith("_file"):
                 out[key] = "***"
-        out["kafka_options"] = {
-            k: ("***" if any(w in k for w in _SECRET_WORDS) else v) for k, v in self.kafka_options.items()
-        }
+            elif isinstance(value, str):
+                out[key] = redact(value)
+        out["kafka_options"] = {k: ("***" if is_secret_key(k) else redact(v)) for k, v in self.kafka_options.items()}
         return out
 
 
@@ -147,6 +174,11 @@ def _coerce(key: str, value: Any, source: str) -> Any:
             return int(value)
         except (TypeError, ValueError) as err:
             raise ConfigError(f"{source}: {key} must be a whole number, not {value!r}") from err
+    if kind == "float":
+        try:
+            return float(value)
+        except (TypeError, ValueError) as err:
+            raise ConfigError(f"{source}: {key} must be a number, not {value!r}") from err
     return None if value is None else str(value)
 
 

@@ -3,7 +3,7 @@
 ``_admin``: connect, ensure streams and KV buckets. Data-plane helpers sit beside it.
 """
 
-from rdg.bus._admin import connect, ensure_kv, ensure_stream
+from rdg.bus._admin import connect, connect_with, ensure_kv, ensure_stream, nats_options
 from rdg.bus._kv import kv_cas, kv_create, kv_get
 from rdg.bus._broadcast import (
     LatestSubscription,
@@ -13,6 +13,6 @@ from rdg.bus._broadcast import (
     subscribe_latest,
 )
 
-__all__ = ["connect", "ensure_kv", "ensure_stream"]
+__all__ = ["connect", "connect_with", "ensure_kv", "ensure_stream", "nats_options"]
 __all__ += ["LatestSubscription", "ensure_broadcast_stream", "last_json", "publish_json", "subscribe_latest"]
 __all__ += ["kv_cas", "kv_create", "kv_get"]

@@ -17,6 +17,7 @@ import click
 
 from rdg import __version__
 from rdg.errors import RdgError
+from rdg.redact import install_log_redaction, redact
 
 __all__ = ["main", "cli"]
 
@@ -117,6 +118,7 @@ def settings_from(ctx: click.Context) -> Any:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI and map :class:`RdgError` to a message and an exit code."""
+    install_log_redaction()
     try:
         code = cli.main(args=argv, prog_name="rdg", standalone_mode=False)
         if isinstance(code, int) and code:
@@ -125,13 +127,14 @@ def main(argv: list[str] | None = None) -> None:
         click.echo("aborted", err=True)
         sys.exit(130)
     except click.ClickException as err:
+        err.message = redact(err.message)
         err.show()
         sys.exit(err.exit_code)
     except RdgError as err:
-        click.secho(f"error: {err}", fg="red", err=True)
+        click.secho(f"error: {redact(str(err))}", fg="red", err=True)
         sys.exit(err.exit_code)
     except KeyboardInterrupt:
         sys.exit(130)
     except Exception as err:  # noqa: BLE001 - last resort: say what broke, exit 2
-        click.secho(f"unexpected error: {type(err).__name__}: {err}", fg="red", err=True)
+        click.secho(f"unexpected error: {type(err).__name__}: {redact(str(err))}", fg="red", err=True)
         sys.exit(2)

@@ -46,19 +46,17 @@ def _parse_params(items: tuple[str, ...]) -> dict[str, Any]:
 
 
 def _with_store(ctx: click.Context, prefix: str, fn: Callable[[Any], Awaitable[Any]], *, lease: float = 30.0) -> Any:
+    from rdg.bus import connect_with
     from rdg.workflow import Store
-
-    import logging
 
     settings = settings_from(ctx)
 
     async def main() -> Any:
-        store = await Store.open(settings.nats_url, prefix=prefix, lease=lease)
+        nc = await connect_with(settings, name="rdg-workflow")
         try:
-            return await fn(store)
+            return await fn(await Store.open(nc, prefix=prefix, lease=lease))
         finally:
-            logging.getLogger("rdg.bus").setLevel(logging.ERROR)  # closing is not "connection lost"
-            await store.close()
+            await nc.close()
 
     return asyncio.run(main())
 
@@ -371,13 +369,17 @@ def signal_(ctx: click.Context, name: str, params: tuple[str, ...], prefix: str)
 def _serve(ctx: click.Context, prefix: str, lease: float, make: Callable[[Any], Any], what: str) -> None:
     import logging
 
+    from rdg.bus import connect_with
+    from rdg.redact import install_log_redaction
     from rdg.workflow import Store
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    install_log_redaction()
     settings = settings_from(ctx)
 
     async def main() -> None:
-        store = await Store.open(settings.nats_url, prefix=prefix, lease=lease, name=f"rdg-{what}")
+        nc = await connect_with(settings, name=f"rdg-{what}")
+        store = await Store.open(nc, prefix=prefix, lease=lease)
         proc = make(store)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -386,7 +388,7 @@ def _serve(ctx: click.Context, prefix: str, lease: float, make: Callable[[Any], 
         try:
             await proc.run()
         finally:
-            await store.close()
+            await nc.close()
 
     asyncio.run(main())
 
@@ -430,4 +432,5 @@ def worker(ctx: click.Context, prefix: str, concurrency: int, lease: float) -> N
 
     if concurrency < 1:
         raise click.UsageError("--concurrency must be at least 1")
-    _serve(ctx, prefix, lease, lambda store: Worker(store, concurrency=concurrency), "worker")
+    limit = settings_from(ctx).workflow_output_limit
+    _serve(ctx, prefix, lease, lambda store: Worker(store, concurrency=concurrency, output_limit=limit), "worker")

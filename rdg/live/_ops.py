@@ -36,9 +36,9 @@ def parse_stage(text: str) -> Stage:
 
 
 async def _with_store(settings: Any, namespace: str, fn: Callable[[EventStore], Awaitable[T]]) -> T:
-    from rdg.bus import connect
+    from rdg.bus import connect_with
 
-    nc = await connect(settings.nats_url, name="rdg-live", user=settings.nats_user, password=settings.nats_password)
+    nc = await connect_with(settings, name="rdg-live")
     try:
         return await fn(await EventStore.open(nc, LiveNames(namespace)))
     finally:
@@ -109,12 +109,11 @@ def run_scheduler(settings: Any, *, namespace: str = "live", name: str = "schedu
 def run_gateway(settings: Any, *, host: str = "127.0.0.1", port: int = 8765, namespace: str = "live",
                 ready: Callable[[str], None] | None = None) -> None:
     """Run a WebSocket gateway until SIGINT/SIGTERM; ``ready(url)`` is called once it listens."""
-    from rdg.bus import connect
+    from rdg.bus import connect_with
     from rdg.live._gateway import Gateway
 
     async def main() -> None:
-        nc = await connect(settings.nats_url, name="rdg-live-gateway", user=settings.nats_user,
-                           password=settings.nats_password)
+        nc = await connect_with(settings, name="rdg-live-gateway")
         gateway = await Gateway(nc, LiveNames(namespace), host=host, port=port).start()
         if ready is not None:
             ready(gateway.url)
@@ -133,7 +132,7 @@ def run_api(settings: Any, *, host: str = "127.0.0.1", port: int = 8080, namespa
     """Serve the prefetch API with uvicorn until SIGINT/SIGTERM."""
     import uvicorn
 
-    from rdg.bus import connect
+    from rdg.bus import connect_with
     from rdg.live._api import PrefetchService, create_app
 
     url = graph_url or settings.gremlin_url
@@ -152,8 +151,7 @@ def run_api(settings: Any, *, host: str = "127.0.0.1", port: int = 8080, namespa
 
         async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
             if scope["type"] == "lifespan" and self.app is None:
-                self.nc = await connect(settings.nats_url, name="rdg-live-api", user=settings.nats_user,
-                                        password=settings.nats_password)
+                self.nc = await connect_with(settings, name="rdg-live-api")
                 store = await EventStore.open(self.nc, LiveNames(namespace))
                 service = PrefetchService(store, open_graph, max_age_s=max_age_s, jitter=jitter)
                 self.app = create_app(service)

@@ -24,11 +24,13 @@ def main(folder: Path, process_id: int, addresses: str) -> int:
     from rdg.config import Settings
     from rdg.pipeline._dataflow import compile_pipeline
     from rdg.pipeline._metrics import Metrics, MetricsWriter
+    from rdg.redact import install_log_redaction
     from rdg.pipeline._run import load_spec
 
     faulthandler.register(signal.SIGUSR1, all_threads=True)  # `kill -USR1 PID`: every thread's stack to the log
     logging.basicConfig(level=logging.WARNING, format=f"%(asctime)s worker-{process_id} %(levelname)s %(name)s: %(message)s")
     logging.getLogger("rdg").setLevel(logging.INFO)
+    install_log_redaction()
     info = json.loads((folder / "deploy.json").read_text())
     settings = Settings(**info["settings"])
     if info.get("kind") == "graph-writer":

@@ -21,9 +21,14 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-__all__ = ["Device", "display_key", "valid_message"]
+__all__ = ["MAX_SEQ_STEP", "Device", "display_key", "plausible_seq", "valid_message"]
 
 _STATES = frozenset({"scheduled", "delayed", "live", "ended", "cancelled"})
+_KEYS = frozenset({"event_id", "state", "stage", "seq", "ts", "type"})  # "type": the gateway's frame
+_MAX_TEXT = 200
+MAX_SEQ_STEP = 1000
+"""Most a broadcast's seq may jump past the newest one seen (each transition adds 1). A message
+further ahead is refused: adopting it would make every real message after it look stale."""
 
 
 def display_key(msg: Mapping[str, Any]) -> str:
@@ -32,16 +37,30 @@ def display_key(msg: Mapping[str, Any]) -> str:
 
 
 def valid_message(msg: Any) -> bool:
-    """True if ``msg`` looks like a broadcast ``{event_id, state, stage, seq, ts}``.
+    """True if ``msg`` is a broadcast ``{event_id, state, stage, seq, ts}`` and nothing more
+    (texts up to 200 characters, seq from 1).
 
     >>> valid_message({"event_id": "e", "state": "live", "stage": "main", "seq": 3, "ts": 1})
     True
     >>> valid_message({"event_id": "e", "state": "party", "seq": 3, "ts": 1})
     False
+    >>> valid_message({"event_id": "e", "state": "live", "seq": 3, "ts": 1, "junk": "x" * 500_000})
+    False
     """
-    return (isinstance(msg, dict) and isinstance(msg.get("event_id"), str) and msg.get("state") in _STATES
-            and isinstance(msg.get("seq"), int) and not isinstance(msg.get("seq"), bool)
-            and isinstance(msg.get("ts"), int) and (msg.get("stage") is None or isinstance(msg.get("stage"), str)))
+    return (isinstance(msg, dict) and set(msg) <= _KEYS and isinstance(msg.get("event_id"), str)
+            and 0 < len(msg["event_id"]) <= _MAX_TEXT and msg.get("state") in _STATES
+            and isinstance(msg.get("seq"), int) and not isinstance(msg.get("seq"), bool) and msg["seq"] >= 1
+            and isinstance(msg.get("ts"), int) and not isinstance(msg.get("ts"), bool)
+            and (msg.get("stage") is None or (isinstance(msg.get("stage"), str) and len(msg["stage"]) <= _MAX_TEXT)))
+
+
+def plausible_seq(seq: int, newest: int | None) -> bool:
+    """True unless ``seq`` is further than :data:`MAX_SEQ_STEP` past ``newest`` (or past 0 if none seen).
+
+    >>> plausible_seq(7, 6), plausible_seq(2 ** 62, 6), plausible_seq(2 ** 62, None)
+    (True, False, False)
+    """
+    return seq <= (newest or 0) + MAX_SEQ_STEP
 
 
 class Device:
@@ -81,7 +100,7 @@ class Device:
         """Apply one broadcast message; return True if it changed what the device shows."""
         event_id = msg["event_id"]
         seq = msg["seq"]
-        if seq <= self.seen.get(event_id, 0):
+        if seq <= self.seen.get(event_id, 0) or not plausible_seq(seq, self.seen.get(event_id)):
             return False
         self.seen[event_id] = seq
         key = display_key(msg)

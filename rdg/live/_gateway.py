@@ -32,7 +32,7 @@ import websockets
 from websockets.asyncio.client import connect as ws_connect
 from websockets.asyncio.server import ServerConnection, broadcast, serve
 
-from rdg.live._device import Device, valid_message
+from rdg.live._device import MAX_SEQ_STEP, Device, plausible_seq, valid_message
 from rdg.live._store import LiveNames
 
 log = logging.getLogger("rdg.live.gateway")
@@ -49,6 +49,8 @@ class GatewayStats:
     received: int = 0
     forwarded: int = 0
     stale: int = 0
+    refused: int = 0
+    """Broadcasts whose seq jumped implausibly far ahead (forged or corrupt), not forwarded."""
     garbage: int = 0
     closed_for_garbage: int = 0
     fanout_ms_last: float = 0.0
@@ -132,6 +134,11 @@ class Gateway:
         known = self.latest.get(payload["event_id"])
         if known is not None and known["seq"] >= payload["seq"]:
             self.stats.stale += 1  # a redelivery or an old message: never send a device backwards
+            return
+        if not plausible_seq(payload["seq"], known["seq"] if known else None):
+            self.stats.refused += 1  # forged or corrupt: adopting it would make every real message look stale
+            log.warning("refusing broadcast on %s: seq %d is more than %d past %s", subject, payload["seq"],
+                        MAX_SEQ_STEP, known["seq"] if known else "nothing seen")
             return
         self.latest[payload["event_id"]] = payload
         frame = json.dumps({"type": "state", **payload}, separators=(",", ":"))

@@ -193,3 +193,19 @@ async def test_malformed_broadcasts_are_ignored_by_the_gateway(store: EventStore
     await until(lambda: d.seen.get("final") == 2)
     assert d.showing["final"][0] == "cancelled" and gateway.latest["final"]["state"] == State.CANCELLED.value
     await link.stop()
+
+
+async def test_a_forged_far_ahead_seq_is_refused_and_the_real_start_gets_through(store: EventStore,
+                                                                                gateway: Gateway) -> None:
+    """Issue 10 finding 4: a raw publish of seq 2**62 with a 500 KB field reached devices, and the
+    real `start` after it was dropped as stale."""
+    d, link = await created_then_connected(store, gateway)
+    forged = {"event_id": "final", "state": "ended", "seq": 2 ** 62, "ts": 1}
+    await publish_json(store.js, store.names.subject("final"), forged, msg_id="forged")
+    await publish_json(store.js, store.names.subject("final"), {**forged, "seq": 5, "junk": "x" * 500_000},
+                       msg_id="fat")
+    await store.transition("final", "start", by="ops")
+    await until(lambda: d.seen.get("final") == 2)
+    assert d.showing["final"][0] == "pre" and gateway.latest["final"]["seq"] == 2
+    assert gateway.stats.refused == 1 and [m["seq"] for _, m in d.log] == [1, 2]
+    await link.stop()

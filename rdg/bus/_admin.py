@@ -102,12 +102,21 @@ async def connect(url: str, *, name: str = "rdg", user: str | None = None, passw
         log.warning("NATS connection to %s restored", where)
 
     last_error: list[BaseException] = []
+    fatal: list[str] = []  # a refused login or certificate: trying again cannot help
     refused = asyncio.Event()
 
     async def _error(err: Exception) -> None:
         last_error[:] = [err]
-        if isinstance(err, AuthorizationError) or "authorization" in str(err).lower():
-            refused.set()
+        if not client and not refused.is_set():
+            if isinstance(err, AuthorizationError) or "authorization" in str(err).lower():
+                fatal[:] = ["NATS refused the credentials (authorization violation)",
+                            "check nats_user/nats_password, nats_token, nats_creds_file or nats_nkey_seed_file"]
+                refused.set()
+            elif isinstance(err, ssl.SSLError):
+                fatal[:] = [f"TLS with NATS failed: {err}",
+                            "set nats_tls_ca_file to the CA that signed the server's certificate "
+                            "(and nats_tls_cert_file/nats_tls_key_file if it verifies clients)"]
+                refused.set()
         log.debug("NATS error: %s", redact(str(err)))
 
     nc = Client()
@@ -125,9 +134,8 @@ async def connect(url: str, *, name: str = "rdg", user: str | None = None, passw
         attempt.cancel()
         await asyncio.gather(attempt, return_exceptions=True)
         await nc.close()
-        if refused.is_set():
-            raise ServerError(f"NATS at {where} refused the connection: {redact(str(last_error[0]))}",
-                              hint="check nats_user/nats_password, nats_token, nats_creds_file or nats_nkey_seed_file")
+        if fatal:
+            raise ServerError(f"cannot connect to NATS at {where}: {redact(fatal[0])}", hint=fatal[1])
         err = attempt.exception() if attempt.done() and not attempt.cancelled() else None
         why = redact(str(err or (last_error[0] if last_error else "no answer")))
         raise ServerError(f"cannot connect to NATS at {where} within {connect_timeout:g} s: {why}", hint=hint)

@@ -10,6 +10,7 @@ an unexpected error.
 from __future__ import annotations
 
 import importlib
+import logging
 import sys
 from typing import Any
 
@@ -119,6 +120,7 @@ def settings_from(ctx: click.Context) -> Any:
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI and map :class:`RdgError` to a message and an exit code."""
     install_log_redaction()
+    logging.getLogger("asyncio").setLevel(logging.ERROR)  # nats-py over TLS: "eof_received() has no effect"
     try:
         code = cli.main(args=argv, prog_name="rdg", standalone_mode=False)
         if isinstance(code, int) and code:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import click
 
@@ -42,11 +43,14 @@ def stack() -> None:
 @click.option("--timeout", type=click.FloatRange(1, 3600), default=180, show_default=True,
               help="Seconds to wait for each server to answer.")
 @click.option("--fresh", is_flag=True, help="Delete the data of the servers it starts (keeps the jar cache; running ones are left alone).")
+@click.option("--secure", is_flag=True,
+              help="NATS with TLS (a CA of its own) and an nkey user; prints the settings clients need. "
+                   "NATS only so far: use with --only nats.")
 @click.option("--json", "as_json", is_flag=True, help="Print the started servers as JSON.")
 @click.pass_context
 def up(ctx: click.Context, only: str | None, backend: str | None, nats_port: int | None,
        nats_monitor_port: int | None, kafka_port: int | None, kafka_controller_port: int | None,
-       janusgraph_port: int | None, timeout: float, fresh: bool, as_json: bool) -> None:
+       janusgraph_port: int | None, timeout: float, fresh: bool, secure: bool, as_json: bool) -> None:
     """Start the servers and wait until each answers a real request.
 
     \b
@@ -55,6 +59,7 @@ def up(ctx: click.Context, only: str | None, backend: str | None, nats_port: int
       rdg stack up --only kafka,janusgraph --backend berkeleyje
       rdg stack up --only nats --nats-port 4333
       rdg stack up --kafka-port 19092 --kafka-controller-port 19192
+      rdg stack up --only nats --secure             TLS + nkey; prints RDG_NATS_* to export
     """
     from rdg.stack import up as stack_up
 
@@ -63,7 +68,7 @@ def up(ctx: click.Context, only: str | None, backend: str | None, nats_port: int
                                ("kafka_controller", kafka_controller_port), ("janusgraph", janusgraph_port)) if v}
     began = time.monotonic()
     infos = stack_up(settings, only=only, backend=backend, ports=ports, timeout=timeout, fresh=fresh,
-                     progress=_echo)
+                     secure=secure, progress=_echo)
     if as_json:
         click.echo(json.dumps([{"name": i.name, "url": i.url, "pid": i.pid, "ports": i.ports,
                                 "home": i.home, **i.extra} for i in infos], indent=2))
@@ -73,7 +78,13 @@ def up(ctx: click.Context, only: str | None, backend: str | None, nats_port: int
         click.echo(f"{info.name:<11} {info.url:<32} pid {info.pid}")
     wanted = {"janusgraph": ("gremlin_url", "RDG_GREMLIN_URL"), "kafka": ("kafka_bootstrap", "RDG_KAFKA_BOOTSTRAP"),
               "nats": ("nats_url", "RDG_NATS_URL")}
-    exports = [f"{wanted[i.name][1]}={i.url}" for i in infos if getattr(settings, wanted[i.name][0]) != i.url]
+    exports = [f"{wanted[i.name][1]}={i.url}" for i in infos
+               if getattr(settings, wanted[i.name][0]) != i.url and not i.extra.get("secure")]
+    for info in infos:
+        if info.extra.get("secure"):
+            from rdg.stack._nats import client_settings
+
+            exports += [f"RDG_{k.upper()}={v}" for k, v in client_settings(Path(info.home), info.url).items()]
     if exports:
         _echo(f"point rdg at them: export {' '.join(exports)}")
 

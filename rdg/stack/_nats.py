@@ -17,7 +17,7 @@ from pathlib import Path
 from rdg.errors import EnvironmentMissingError
 from rdg.stack._plan import HOST, Plan, PortSpec
 
-__all__ = ["NAME", "binary", "healthy", "plan", "ports"]
+__all__ = ["NAME", "binary", "client_settings", "healthy", "plan", "ports"]
 
 NAME = "nats"
 _HINT = "NATS is needed: apt-get install -y nats-server (or put a newer nats-server on PATH)"
@@ -49,15 +49,50 @@ def _version(nats: str) -> str:
         return "unknown"
 
 
-def plan(home: Path, specs: list[PortSpec]) -> Plan:
-    """Start ``nats-server -js`` with its store under ``home/data``."""
+def plan(home: Path, specs: list[PortSpec], *, secure: bool = False) -> Plan:
+    """Start ``nats-server -js`` with its store under ``home/data``.
+
+    ``secure``: clients must use TLS (a certificate from the stack's own CA, under ``home/tls``)
+    and log in with the stack's user nkey (seed in ``home/secrets/rdg-user.nk``, 0600); the
+    config file holds only the public key. :func:`client_settings` gives the settings to use.
+    """
     nats = binary()
     port = {s.role: s.port for s in specs}
     data = home / "data"
     data.mkdir(parents=True, exist_ok=True)
-    argv = [nats, "-a", HOST, "-p", str(port["client"]), "-m", str(port["monitor"]), "-js", "-sd", str(data),
-            "-n", f"rdg-{port['client']}"]
-    return Plan(NAME, argv, f"nats://{HOST}:{port['client']}", port, extra={"version": _version(nats)})
+    extra = {"version": _version(nats)}
+    if not secure:
+        argv = [nats, "-a", HOST, "-p", str(port["client"]), "-m", str(port["monitor"]), "-js", "-sd", str(data),
+                "-n", f"rdg-{port['client']}"]
+        return Plan(NAME, argv, f"nats://{HOST}:{port['client']}", port, extra=extra)
+    from rdg.stack._tls import certificates, user_nkey
+
+    tls = certificates(home / "tls")
+    _, public = user_nkey(home / "secrets" / "rdg-user.nk")
+    conf = home / "nats-secure.conf"
+    client, monitor = port["client"], port["monitor"]
+    q = json.dumps  # NATS config strings are JSON strings
+    conf.write_text("\n".join([
+        f"listen: {q(f'{HOST}:{client}')}",
+        f"http: {q(f'{HOST}:{monitor}')}",
+        f"server_name: {q(f'rdg-{client}')}",
+        f"jetstream {{ store_dir: {q(str(data))} }}",
+        f"tls {{ cert_file: {q(str(tls['server_cert']))}, key_file: {q(str(tls['server_key']))}, timeout: 2 }}",
+        f"authorization {{ users = [ {{ nkey: {q(public)} }} ] }}",
+        "",
+    ]))
+    extra.update(secure="tls + nkey")
+    return Plan(NAME, [nats, "-c", str(conf)], f"tls://{HOST}:{port['client']}", port, extra=extra)
+
+
+def client_settings(home: Path, url: str) -> dict[str, str]:
+    """Settings a client needs for a server started with ``secure``: ``{setting: value}``.
+
+    >>> client_settings(Path("/s/nats"), "tls://127.0.0.1:4222")["nats_tls_ca_file"]
+    '/s/nats/tls/ca.pem'
+    """
+    return {"nats_url": url, "nats_nkey_seed_file": str(home / "secrets" / "rdg-user.nk"),
+            "nats_tls_ca_file": str(home / "tls" / "ca.pem")}
 
 
 def healthy(ports_by_role: dict[str, int], url: str) -> bool:

@@ -1,0 +1,82 @@
+"""Secrets for a secured local stack: a private CA, a server certificate for loopback, and
+NATS user nkeys. Keys are written 0600 in 0700 folders; nothing secret goes into a config file
+(the NATS config holds only the user's public nkey).
+
+>>> import tempfile
+>>> folder = Path(tempfile.mkdtemp())
+>>> files = certificates(folder)
+>>> sorted(p.name for p in files.values())
+['ca.pem', 'server-key.pem', 'server.pem']
+>>> oct(files["server_key"].stat().st_mode & 0o777)
+'0o600'
+>>> seed, public = user_nkey(folder / "user.nk")
+>>> public.startswith("U") and seed.read_bytes().startswith(b"SU")
+True
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import os
+from pathlib import Path
+
+__all__ = ["certificates", "user_nkey"]
+
+_DAYS = 365
+
+
+def _private(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.chmod(0o700)
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(data)
+
+
+def certificates(folder: Path) -> dict[str, Path]:
+    """A CA and a server certificate for ``127.0.0.1`` and ``localhost`` in ``folder`` (made once,
+    kept while they exist). Returns paths keyed ``ca``, ``server_cert``, ``server_key``."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    files = {"ca": folder / "ca.pem", "server_cert": folder / "server.pem", "server_key": folder / "server-key.pem"}
+    if all(p.exists() for p in files.values()):
+        return files
+    now = dt.datetime.now(dt.timezone.utc)
+
+    def cert(subject: str, issuer: str, public_key: object, signer: object, *, ca: bool) -> x509.Certificate:
+        builder = (x509.CertificateBuilder()
+                   .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+                   .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
+                   .public_key(public_key).serial_number(x509.random_serial_number())
+                   .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=_DAYS))
+                   .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+        if not ca:
+            builder = builder.add_extension(x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        return builder.sign(signer, hashes.SHA256())  # type: ignore[arg-type]
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_cert = cert("rdg local CA", "rdg local CA", ca_key.public_key(), ca_key, ca=True)
+    server_key = ec.generate_private_key(ec.SECP256R1())
+    server_cert = cert("localhost", "rdg local CA", server_key.public_key(), ca_key, ca=False)
+    pem = serialization.Encoding.PEM
+    _private(files["server_key"], server_key.private_bytes(pem, serialization.PrivateFormat.PKCS8,
+                                                           serialization.NoEncryption()))
+    files["server_cert"].write_bytes(server_cert.public_bytes(pem))
+    files["ca"].write_bytes(ca_cert.public_bytes(pem))
+    return files
+
+
+def user_nkey(seed_file: Path) -> tuple[Path, str]:
+    """A NATS user nkey: its seed in ``seed_file`` (0600, made once) and its public key."""
+    import nkeys
+
+    if not seed_file.exists():
+        _private(seed_file, nkeys.encode_seed(os.urandom(32), nkeys.PREFIX_BYTE_USER))
+    pair = nkeys.from_seed(bytearray(seed_file.read_bytes().strip()))
+    return seed_file, pair.public_key.decode()

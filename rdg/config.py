@@ -68,6 +68,8 @@ class Settings:
     """Gremlin Server password (masked in ``rdg config show``)."""
     gremlin_ca_file: str | None = None
     """CA bundle for ``wss://`` Gremlin URLs."""
+    query_timeout: float = 30.0
+    """Seconds a ``rdg query`` may run before it is stopped. Default 30."""
     gremlin_pool_size: int = 4
     """Connections in the Gremlin pool. Default 4."""
     graph_writes_topic: str = "rdg.graph-writes"
@@ -105,7 +107,8 @@ class Settings:
             if not 0 < port < 65536:
                 raise ConfigError(f"{name} must be a TCP port (1-65535), not {port}")
         if not 0 < self.nats_connect_timeout <= 3600:
-            raise ConfigError(f"nats_connect_timeout must be between 0 and 3600 seconds, not {self.nats_connect_timeout}")
+            raise ConfigError("nats_connect_timeout must be between 0 and 3600 seconds, "
+                              f"not {self.nats_connect_timeout}")
         if self.workflow_output_limit < 1:
             raise ConfigError(f"workflow_output_limit must be at least 1 byte, not {self.workflow_output_limit}")
         for name in ("nats_monitor_port", "kafka_controller_port"):

@@ -341,6 +341,8 @@ def _binding(text: str) -> tuple[str, Any]:
         raise click.BadParameter(f"binding name {name!r} must be an identifier")
     try:
         value = json.loads(raw)
+    except RecursionError:
+        raise click.BadParameter(f"binding {name!r} is nested too deeply to read") from None
     except ValueError:
         value = raw
     return name, value
@@ -350,19 +352,28 @@ def _binding(text: str) -> tuple[str, Any]:
 @click.argument("gremlin")
 @click.option("--bind", "-b", "binds", multiple=True, metavar="NAME=VALUE",
               help="A binding used by name in the query (JSON value, else a string).")
+@click.option("--write", is_flag=True, help="Allow the query to change the graph (addV, property, drop...).")
+@click.option("--timeout", type=click.FloatRange(0.1, 3600), default=None,
+              help="Seconds before the query is stopped (default: the setting query_timeout, 30).")
 @_JSON
 @click.pass_context
-def query(ctx: click.Context, gremlin: str, binds: tuple[str, ...], as_json: bool) -> None:
+def query(ctx: click.Context, gremlin: str, binds: tuple[str, ...], write: bool, timeout: float | None,
+          as_json: bool) -> None:
     """Run a Gremlin query against the configured graph; values go in as bindings.
+
+    Read-only unless --write: a query with addV, addE, property, drop, mergeV or mergeE is
+    refused. It is stopped after --timeout seconds (setting query_timeout, default 30).
 
     \b
     Examples:
       rdg query "g.V().hasLabel('account').limit(5).valueMap()"
       rdg query "g.V().has('profile','profile_id',p).out('used').values('device_id')" -b p=p1
+      rdg query "g.V().has('device','device_id',d).drop()" -b d=tv-9 --write
     """
     bindings = dict(_binding(b) for b in binds)
+    limit = timeout if timeout is not None else settings_from(ctx).query_timeout
     with _connect(ctx) as g:
-        results = g.query(gremlin, bindings)
+        results = g.query(gremlin, bindings, write=write, timeout_s=limit)
     _echo_results(results, as_json)
 
 

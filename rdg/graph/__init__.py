@@ -16,7 +16,7 @@ Server or the embedded graph.
 from rdg.graph import queries
 from rdg.graph._check import CheckReport, RepairReport, check, repair
 from rdg.graph._connect import connect
-from rdg.graph._embedded import EmbeddedUnsupportedError
+from rdg.graph._embedded import EmbeddedUnsupportedError, GraphDamagedError
 from rdg.graph._handle import Graph, write_ceiling
 from rdg.graph._model import (
     EdgeLabel,
@@ -32,8 +32,10 @@ from rdg.graph._model import (
 )
 from rdg.graph._plan import compact, owner, owner_partition, why_invalid, wins
 from rdg.graph._schema import Schema, desired
+from rdg.graph._text import GremlinSyntaxError, QueryWritesError
 
 __all__ = [
+    "GraphDamagedError", "GremlinSyntaxError", "QueryWritesError",
     "CheckReport",
     "EdgeLabel",
     "EdgeWrite",

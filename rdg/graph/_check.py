@@ -676,7 +676,7 @@ def repair(graph: Graph, *, labels: Sequence[str] | None = None, dry_run: bool =
     >>> graph = connect(os.path.join(tempfile.mkdtemp(), "g.sqlite"))
     >>> for tier, ts in (("gold", 5), ("free", 3)):  # two racing writers each created m1
     ...     _ = graph.query("g.addV('member').property('member_id', 'm1').property('_key', 'member_id')"
-    ...                     ".property('tier', t).property('_ts_tier', ts)", {"t": tier, "ts": ts})
+    ...                     ".property('tier', t).property('_ts_tier', ts)", {"t": tier, "ts": ts}, write=True)
     >>> done = repair(graph)
     >>> done.vertices_merged, done.vertices_dropped
     (1, 1)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from gremlin_python.process.anonymous_traversal import traversal
 from gremlin_python.process.graph_traversal import __
 from gremlin_python.process.traversal import P
 
-from rdg.errors import ConflictError, RdgError, RetryableError, ServerError
+from rdg.errors import ConflictError, RdgError, RdgTimeoutError, RetryableError, ServerError
 from rdg.graph._dump import build_dump, flat
 from rdg.graph._model import GraphModel
 from rdg.graph._plan import Coalesced, EdgeState, Plan, VertexState, chunks
@@ -47,6 +48,25 @@ def _wrap(err: Exception, what: str) -> RdgError:
     return ServerError(f"embedded graph failed during {what}: {name}: {err}")
 
 
+def _refuse_if_damaged(con: sqlite3.Connection, path: Path) -> None:
+    """Run SQLite's quick check (linear in the file's size) and refuse a damaged file: writing
+    into it would spread the damage, and reads from it may be wrong."""
+    try:
+        found = [str(row[0]) for row in con.execute("PRAGMA quick_check(5)")]
+    except sqlite3.DatabaseError as err:
+        found = [str(err)]
+    if found != ["ok"]:
+        raise GraphDamagedError(f"the embedded graph at {path} is damaged or not a graph file; "
+                                "rdg will not read or write it "
+                                f"(SQLite quick_check: {' '.join(found).replace(chr(10), '; ')[:300]})",
+                                hint="restore the file from a backup, or move it aside and rebuild the graph "
+                                     "with `rdg run` from the sources")
+
+
+class GraphDamagedError(ServerError):
+    """The embedded graph's file failed SQLite's integrity check."""
+
+
 class EmbeddedBackend:
     """gremlite over one SQLite file."""
 
@@ -57,6 +77,12 @@ class EmbeddedBackend:
         from gremlite import SQLiteConnection
 
         self.path = Path(path)
+        if self.path.is_file():
+            check = sqlite3.connect(str(self.path), timeout=30.0)
+            try:
+                _refuse_if_damaged(check, self.path)
+            finally:
+                check.close()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._remote = SQLiteConnection(str(self.path), timeout=30.0)
@@ -169,20 +195,30 @@ class EmbeddedBackend:
             raise _wrap(err, "write") from err
 
     # -- reads ------------------------------------------------------------------------------------
-    def query(self, text: str, bindings: dict[str, Any] | None) -> list[Any]:
-        from rdg.graph._text import parse
+    def run_query(self, text: str, bindings: dict[str, Any] | None, *, write: bool = False,
+                  timeout_s: float | None = None) -> list[Any]:
+        from rdg.graph._text import parse, parse_read_only
 
-        traversal_ = parse(text, self.g, bindings or {})
+        traversal_ = (parse if write else parse_read_only)(text, self.g, bindings or {})
+        con = self._remote.con
+        if timeout_s:  # SQLite calls this every 10,000 VM steps; non-zero interrupts the statement
+            deadline = time.monotonic() + timeout_s
+            con.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
         try:
             out = traversal_.to_list()
-            if self._remote.con.in_transaction:  # a query that writes (addV, property, drop)
-                self._remote.con.commit()
+            if con.in_transaction:  # a query that writes (addV, property, drop)
+                con.commit()
             return out
         except RdgError:
             raise
         except Exception as err:  # noqa: BLE001
-            self._remote.con.rollback()
+            con.rollback()
+            if timeout_s and isinstance(err, sqlite3.OperationalError) and "interrupted" in str(err):
+                raise RdgTimeoutError(f"the query took longer than {timeout_s:g} s and was stopped",
+                                      hint="narrow it (has(), limit()), or raise --timeout / query_timeout") from err
             raise _wrap(err, "query") from err
+        finally:
+            con.set_progress_handler(None, 0)
 
     def dump(self, labels: list[str] | None = None) -> dict[str, Any]:
         g = self.g

@@ -46,8 +46,9 @@ class Backend(Protocol):
     def rollback(self) -> None:
         """Abandon the unit of work."""
 
-    def query(self, text: str, bindings: dict[str, Any] | None) -> list[Any]:
-        """Run Gremlin text with bindings."""
+    def run_query(self, text: str, bindings: dict[str, Any] | None, *, write: bool = False,
+                  timeout_s: float | None = None) -> list[Any]:
+        """Run a user's Gremlin text with bindings; read-only unless ``write``."""
 
     def init_schema(self, model: GraphModel) -> list[str]:
         """Create what ``model`` needs; returns what changed."""
@@ -137,13 +138,21 @@ class Graph:
         return self._backend.expire(model, now)
 
     # -- reads ------------------------------------------------------------------------------
-    def query(self, text: str, bindings: dict[str, Any] | None = None) -> list[Any]:
+    def query(self, text: str, bindings: dict[str, Any] | None = None, *, write: bool = False,
+              timeout_s: float | None = None) -> list[Any]:
         """Run Gremlin text; values go in ``bindings``, never into the text.
 
-        On JanusGraph the text is a script sent with its bindings; on the embedded graph it is
-        parsed into bytecode (a subset of Gremlin: see ``docs/graph.md``).
+        Read-only unless ``write``: the text is parsed here into bytecode (a subset of Gremlin:
+        see ``docs/graph.md``) and a query with a step that changes the graph is refused; on
+        JanusGraph it also runs under TinkerPop's ReadOnlyStrategy. With ``write`` on JanusGraph
+        the text is sent as a script.
+
+        Raises:
+            QueryWritesError: The query would change the graph and ``write`` is false.
+            RdgTimeoutError: It ran longer than ``timeout_s`` (stopped).
+            GremlinSyntaxError: The text is not in the supported grammar.
         """
-        return self._backend.query(text, bindings)
+        return self._backend.run_query(text, bindings, write=write, timeout_s=timeout_s)
 
     def dump(self, *, labels: list[str] | None = None) -> dict[str, Any]:
         """A full, deterministic dump: ``{"vertices": [...], "edges": [...]}`` with all properties.

@@ -358,7 +358,28 @@ class JanusBackend:
         return 1
 
     # -- reads ------------------------------------------------------------------------------------
+    def run_query(self, text: str, bindings: dict[str, Any] | None, *, write: bool = False,
+                  timeout_s: float | None = None) -> list[Any]:
+        """A user's query. Read-only (the default): parsed here into bytecode (never a script, so
+        no Groovy runs) and run under TinkerPop's ReadOnlyStrategy. ``write``: sent as a script."""
+        from gremlin_python.process.strategies import ReadOnlyStrategy
+
+        from rdg.graph._text import parse_read_only
+
+        ms = int(timeout_s * 1000) if timeout_s else None
+        if write:
+            return self.query(text, bindings, timeout_ms=ms)
+        source = self.g.with_strategies(ReadOnlyStrategy())
+        if ms:
+            source = source.with_("evaluationTimeout", ms)
+        built = parse_read_only(text, source, bindings or {}, embedded=False)
+        try:
+            return list(built.to_list())
+        except Exception as err:  # noqa: BLE001
+            raise _wrap(err, "query", self.url) from err
+
     def query(self, text: str, bindings: dict[str, Any] | None, *, timeout_ms: int | None = None) -> list[Any]:
+        """Run a script (rdg's own schema scripts, or a user's query with ``write``)."""
         options = {"evaluationTimeout": timeout_ms} if timeout_ms else None
         try:
             return list(self._client.submit(text, bindings or {}, request_options=options).all().result())

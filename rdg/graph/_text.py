@@ -28,11 +28,21 @@ from gremlin_python.process.traversal import Cardinality, Column, Direction, Ord
 
 from rdg.errors import RdgError
 
-__all__ = ["GremlinSyntaxError", "parse"]
+__all__ = ["MAX_NESTING", "WRITE_STEPS", "GremlinSyntaxError", "QueryWritesError", "parse", "writes"]
+
+WRITE_STEPS = frozenset({"addV", "addE", "drop", "property", "mergeV", "mergeE"})
+"""Steps that change the graph: a read-only query may use none of them, at any depth."""
+
+MAX_NESTING = 64
+"""The deepest nesting of parentheses and brackets a query may have."""
 
 
 class GremlinSyntaxError(RdgError):
     """The query text is not Gremlin this parser understands."""
+
+
+class QueryWritesError(RdgError):
+    """A query meant to be read-only would change the graph."""
 
 
 _TOKEN = re.compile(r"""
@@ -73,8 +83,11 @@ def _unquote(text: str) -> str:
         ch = body[i]
         if ch == "\\" and i + 1 < len(body):
             nxt = body[i + 1]
-            if nxt == "u" and i + 5 < len(body):
-                out.append(chr(int(body[i + 2:i + 6], 16)))
+            if nxt == "u":
+                digits = body[i + 2:i + 6]
+                if not re.fullmatch(r"[0-9A-Fa-f]{4}", digits):
+                    raise ValueError(f"\\u must be followed by 4 hex digits, not {digits!r}")
+                out.append(chr(int(digits, 16)))
                 i += 6
                 continue
             out.append(_ESCAPES.get(nxt, nxt))
@@ -91,7 +104,7 @@ class _Parser:
         self.bindings = bindings
         self.embedded = embedded
         self.tokens: list[tuple[str, str, int]] = []
-        pos = 0
+        pos = depth = 0
         while pos < len(text):
             m = _TOKEN.match(text, pos)
             if not m:
@@ -99,6 +112,12 @@ class _Parser:
             kind = m.lastgroup or ""
             if kind != "ws":
                 self.tokens.append((kind, m.group(), pos))
+            if kind == "punct" and m.group() in "([":
+                depth += 1
+                if depth > MAX_NESTING:
+                    self.fail(pos, f"nested more than {MAX_NESTING} levels deep")
+            elif kind == "punct" and m.group() in ")]":
+                depth -= 1
             pos = m.end()
         self.i = 0
 
@@ -164,7 +183,10 @@ class _Parser:
         kind, value, pos = self.peek()
         if kind == "str":
             self.i += 1
-            return _unquote(value)
+            try:
+                return _unquote(value)
+            except ValueError as err:
+                self.fail(pos, f"bad escape in a string: {err}")
         if kind == "num":
             self.i += 1
             v = value.rstrip("lLdDfF")
@@ -238,6 +260,28 @@ class _Parser:
         return fn(*args)
 
 
+def writes(built: Any) -> list[str]:
+    """The graph-changing steps in a traversal, inner traversals included.
+
+    >>> from gremlin_python.process.anonymous_traversal import traversal
+    >>> g = traversal().with_remote(None)
+    >>> writes(parse("g.V().sideEffect(__.drop()).count()", g, {})), writes(parse("g.V().count()", g, {}))
+    (['drop'], [])
+    """
+    found: list[str] = []
+    stack = [built.bytecode]
+    while stack:
+        code = stack.pop()
+        for name, *args in [*code.source_instructions, *code.step_instructions]:
+            if name in WRITE_STEPS:
+                found.append(name)
+            for arg in args:
+                inner = arg if hasattr(arg, "step_instructions") else getattr(arg, "bytecode", None)
+                if inner is not None:
+                    stack.append(inner)
+    return found
+
+
 def parse(text: str, g: Any, bindings: dict[str, Any], *, embedded: bool = True) -> Any:
     """Build the traversal that ``text`` describes on ``g``, with ``bindings`` for bare names.
 
@@ -247,3 +291,18 @@ def parse(text: str, g: Any, bindings: dict[str, Any], *, embedded: bool = True)
     if not isinstance(text, str) or not text.strip():
         raise GremlinSyntaxError("empty Gremlin query", hint="e.g. rdg query \"g.V().limit(5)\"")
     return _Parser(text.strip().rstrip(";"), bindings, embedded=embedded).query(g)
+
+
+def parse_read_only(text: str, g: Any, bindings: dict[str, Any], *, embedded: bool = True) -> Any:
+    """:func:`parse`, refusing a query that would change the graph.
+
+    Raises:
+        QueryWritesError: The query has a step from :data:`WRITE_STEPS`.
+    """
+    built = parse(text, g, bindings, embedded=embedded)
+    found = writes(built)
+    if found:
+        raise QueryWritesError(f"this query changes the graph ({', '.join(sorted(set(found)))}) and queries are "
+                               "read-only unless asked otherwise",
+                               hint="add --write to `rdg query` (or write=True to Graph.query) if you mean it")
+    return built

@@ -81,6 +81,13 @@ def test_journey_neighbors_path(embedded: Path, capsys: pytest.CaptureFixture[st
     (["neighbors", "device", "nope"], "no device with device_id='nope'"),
     (["path", "account:a1", "game"], "expected LABEL:KEY"),
     (["journey", "a1", "--since", "last tuesday"], "use epoch ms"),
+    # issue 10, finding 11: these ended in "unexpected error: ValueError / RecursionError"
+    (["query", "g.V().has('name', '\\uZZZZ')"], "\\u must be followed by 4 hex digits"),
+    (["query", "g.V().has('x', " + "[" * 3000 + "]" * 3000 + ")"], "nested more than 64 levels deep"),
+    (["query", "g.inject(x)", "-b", "x=" + "[" * 3000 + "]" * 3000], "nested too deeply"),
+    # finding 9: `rdg query` could delete; now read-only unless --write
+    (["query", "g.V().drop()"], "this query changes the graph (drop)"),
+    (["query", "g.V().sideEffect(__.addV('x')).count()"], "this query changes the graph (addV)"),
 ])
 def test_bad_input_is_one_clear_message(embedded: Path, capsys: pytest.CaptureFixture[str], argv: list[str],
                                         message: str) -> None:
@@ -88,6 +95,36 @@ def test_bad_input_is_one_clear_message(embedded: Path, capsys: pytest.CaptureFi
     assert code != 0
     assert message in err
     assert "Traceback" not in err
+
+
+def test_query_writes_only_with_write_and_stops_at_the_timeout(embedded: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(["query", "g.V().has('device', 'device_id', 'd1').drop()"], capsys)
+    assert code == 1 and "read-only" in err
+    assert run(["query", "g.V().has('device', 'device_id', 'd1').drop()", "--write"], capsys)[0] == 0
+    code, out, _ = run(["query", "g.V().has('device', 'device_id', 'd1').count()", "--json"], capsys)
+    assert code == 0 and json.loads(out) == [0]
+    for _ in range(6):  # g.V().addV() reads the vertices it adds: it never ends on the embedded graph
+        run(["query", "g.addV('x')", "--write"], capsys)
+    code, _, err = run(["query", "g.V().addV('y')", "--write", "--timeout", "1"], capsys)
+    assert code != 0 and "took longer than 1 s and was stopped" in err
+    code, out, _ = run(["query", "g.V().hasLabel('y').count()", "--json"], capsys)
+    assert json.loads(out) == [0]  # what it added before the stop was rolled back
+
+
+def test_a_damaged_embedded_graph_is_refused(embedded: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Finding 10: with a page overwritten, SQLite said "malformed" yet `rdg run` wrote and exited 0."""
+    import os
+
+    path = embedded
+    size = path.stat().st_size
+    with path.open("r+b") as f:
+        f.seek(size // 2 // 4096 * 4096)
+        f.write(os.urandom(8192))
+    code, _, err = run(["run", "games", "--events", str(REPO / "rdg" / "data" / "events" / "games.jsonl")], capsys)
+    assert code != 0 and "is damaged or not a graph file; rdg will not read or write it" in err and "quick_check" in err
+    code, _, err = run(["query", "g.V().count()"], capsys)
+    assert code != 0 and "is damaged" in err
 
 
 def test_unreachable_server_is_one_clear_message(embedded: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -98,7 +135,9 @@ def test_unreachable_server_is_one_clear_message(embedded: Path, capsys: pytest.
 @pytest.mark.integration
 def test_malformed_query_on_janusgraph(gremlin_url: str, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(["--set", f"gremlin_url={gremlin_url}", "query", "g.V(."], capsys)
-    assert code == 1 and "refused the query" in err
+    assert code == 1 and "Gremlin syntax error at column 5" in err  # read-only: parsed here, never sent
+    code, _, err = run(["--set", f"gremlin_url={gremlin_url}", "query", "g.V(.", "--write"], capsys)
+    assert code == 1 and "refused the query" in err  # --write: a script, refused by the server
 
 
 @pytest.mark.integration

@@ -29,6 +29,7 @@ __all__ = [
     "RetryableError",
     "ServerError",
     "SpecError",
+    "StorageError",
     "UserStepError",
 ]
 
@@ -98,6 +99,11 @@ class ServerError(RdgError):
 
 class RetryableError(ServerError):
     """A failure that may succeed if tried again (timeouts, dropped connections)."""
+
+
+class StorageError(ServerError):
+    """The graph's storage failed in a way that trying again will not fix (a damaged or
+    unreadable file, a full or read-only disk): retried a few times at most, then reported."""
 
 
 class RdgTimeoutError(RetryableError, TimeoutError):

@@ -18,7 +18,7 @@ from gremlin_python.process.anonymous_traversal import traversal
 from gremlin_python.process.graph_traversal import __
 from gremlin_python.process.traversal import P
 
-from rdg.errors import ConflictError, RdgError, RdgTimeoutError, RetryableError, ServerError
+from rdg.errors import ConflictError, RdgError, RdgTimeoutError, RetryableError, ServerError, StorageError
 from rdg.graph._dump import build_dump, flat
 from rdg.graph._model import GraphModel
 from rdg.graph._plan import Coalesced, EdgeState, Plan, VertexState, chunks
@@ -33,11 +33,18 @@ class EmbeddedUnsupportedError(RdgError):
     """The embedded graph cannot run this Gremlin step or argument."""
 
 
+_STORAGE_FAULTS = ("disk i/o error", "malformed", "readonly database", "unable to open database", "disk is full",
+                   "not a database")
+
+
 def _wrap(err: Exception, what: str) -> RdgError:
     name = type(err).__name__
     if isinstance(err, sqlite3.OperationalError) and "locked" in str(err):
         return RetryableError(f"embedded graph busy during {what}: {err}",
                               hint="another process holds the write lock; it is retried")
+    if isinstance(err, sqlite3.DatabaseError) and any(f in str(err).lower() for f in _STORAGE_FAULTS):
+        return StorageError(f"the embedded graph's file failed during {what}: {err}",
+                            hint="check the disk (space, permissions, health); `rdg graph check` reads the graph")
     if name in ("UnknownStep",):
         return EmbeddedUnsupportedError(f"the embedded graph does not support the step {err}() ({what})",
                                         hint="use JanusGraph (--set gremlin_url=ws://127.0.0.1:8182/gremlin) "
@@ -63,7 +70,7 @@ def _refuse_if_damaged(con: sqlite3.Connection, path: Path) -> None:
                                      "with `rdg run` from the sources")
 
 
-class GraphDamagedError(ServerError):
+class GraphDamagedError(StorageError):
     """The embedded graph's file failed SQLite's integrity check."""
 
 

@@ -20,7 +20,7 @@ import logging
 import random
 import re
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import Any, Callable
@@ -64,10 +64,13 @@ class PrefetchService:
         shape: Graph labels and keys the recommender reads.
         max_age_s: Base cache lifetime of a response.
         jitter: Fraction of ``max_age_s`` by which each response's lifetime varies.
+        max_members: Most members whose response is kept materialised; the least recently asked
+            is dropped first (computed again if asked again).
     """
 
     def __init__(self, store: EventStore, graph_factory: Callable[[], Any], *, shape: GraphShape | None = None,
-                 max_age_s: float = 300.0, jitter: float = 0.2, seed: int | None = None) -> None:
+                 max_age_s: float = 300.0, jitter: float = 0.2, seed: int | None = None,
+                 max_members: int = 100_000) -> None:
         if not 0 <= jitter < 1:
             raise RdgError(f"jitter must be in [0, 1), not {jitter}", hint="e.g. 0.2 for +-20%")
         self.store = store
@@ -78,7 +81,8 @@ class PrefetchService:
         self.rng = random.Random(seed)
         self.events: dict[str, LiveEvent] = {}
         self.generation = 0
-        self.materialised: dict[str, tuple[int, bytes]] = {}
+        self.max_members = max_members
+        self.materialised: OrderedDict[str, tuple[int, bytes]] = OrderedDict()  # least recently asked first
         self.computations = 0
         self.origin: Counter[int] = Counter()
         self._inflight: dict[str, asyncio.Future[bytes]] = {}
@@ -121,6 +125,7 @@ class PrefetchService:
         generation = self.generation
         hit = self.materialised.get(member_id)
         if hit is not None and hit[0] == generation:
+            self.materialised.move_to_end(member_id)
             return hit[1]
         pending = self._inflight.get(member_id)
         if pending is not None:
@@ -132,6 +137,9 @@ class PrefetchService:
                 self._pool, self._rank_sync, member_id, list(self.events.values()))
             self.computations += 1
             self.materialised[member_id] = (generation, body)
+            self.materialised.move_to_end(member_id)
+            while len(self.materialised) > self.max_members:
+                self.materialised.popitem(last=False)
             future.set_result(body)
             return body
         except BaseException as err:

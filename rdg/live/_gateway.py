@@ -53,6 +53,10 @@ class GatewayStats:
     """Broadcasts whose seq jumped implausibly far ahead (forged or corrupt), not forwarded."""
     garbage: int = 0
     closed_for_garbage: int = 0
+    closed_slow: int = 0
+    """Connections dropped because their unsent data passed ``max_buffered``."""
+    refused_connections: int = 0
+    """Connections answered 503 because ``max_connections`` were open."""
     fanout_ms_last: float = 0.0
     """How long the last broadcast took to write to every connection."""
     fanout_ms_max: float = 0.0
@@ -68,15 +72,20 @@ class Gateway:
         host: Interface to listen on.
         port: TCP port (0 picks a free one; see :attr:`port` after :meth:`start`).
         max_garbage: Bad frames a connection may send before it is closed.
+        max_connections: Connections served at once; more are answered 503 (the device retries).
+        max_buffered: Bytes a connection may have waiting to be sent; a device that reads slower
+            than the broadcasts come is disconnected (it reconnects and gets a snapshot).
     """
 
     def __init__(self, nc: Any, names: LiveNames | None = None, *, host: str = "127.0.0.1", port: int = 8765,
-                 max_garbage: int = 5) -> None:
+                 max_garbage: int = 5, max_connections: int = 20_000, max_buffered: int = 1 << 20) -> None:
         self.nc = nc
         self.names = names or LiveNames()
         self.host = host
         self.port = port
         self.max_garbage = max_garbage
+        self.max_connections = max_connections
+        self.max_buffered = max_buffered
         self.latest: dict[str, dict[str, Any]] = {}
         self.conns: set[ServerConnection] = set()
         self.stats = GatewayStats()
@@ -119,6 +128,9 @@ class Gateway:
         await self._server.serve_forever()
 
     def _http(self, connection: ServerConnection, request: Any) -> Any:
+        if len(self.conns) >= self.max_connections and not request.path.startswith("/healthz"):
+            self.stats.refused_connections += 1
+            return connection.respond(HTTPStatus.SERVICE_UNAVAILABLE, "gateway full: try another or retry later\n")
         if request.path.startswith("/healthz"):
             body = json.dumps({"ok": True, "events": len(self.latest), **self.stats.__dict__})
             response = connection.respond(HTTPStatus.OK, body + "\n")
@@ -142,12 +154,23 @@ class Gateway:
             return
         self.latest[payload["event_id"]] = payload
         frame = json.dumps({"type": "state", **payload}, separators=(",", ":"))
+        self._drop_slow()
         began = time.perf_counter()
         broadcast(self.conns, frame)
         took = (time.perf_counter() - began) * 1000
         self.stats.fanout_ms_last = took
         self.stats.fanout_ms_max = max(self.stats.fanout_ms_max, took)
         self.stats.forwarded += len(self.conns)
+
+    def _drop_slow(self) -> None:
+        """Disconnect every device whose unsent data is over ``max_buffered``: broadcasting has no
+        backpressure, so a device that stopped reading would otherwise grow the gateway's memory."""
+        for ws in list(self.conns):
+            transport = ws.transport
+            if transport is not None and transport.get_write_buffer_size() > self.max_buffered:
+                self.conns.discard(ws)
+                self.stats.closed_slow += 1
+                transport.abort()
 
     def _snapshot(self) -> str:
         return json.dumps({"type": "snapshot", "events": list(self.latest.values())}, separators=(",", ":"))

@@ -20,13 +20,18 @@ from typing import Any, Callable
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
 
 from rdg.config import Settings
-from rdg.errors import ConfigError
+from rdg.errors import ConfigError, RdgError, StorageError
 from rdg.graph import EdgeWrite, VertexWrite, compact, why_invalid
 from rdg.pipeline._metrics import Metrics
 from rdg.pipeline._steps import DeadLetter, Write
 from rdg.spec import DeadLetterSpec
 
-__all__ = ["DeadLetterSink", "DeadLetterWriter", "GraphSink", "GraphWritesSink", "open_dead_letter"]
+__all__ = ["STORAGE_ATTEMPTS", "DeadLetterSink", "DeadLetterWriter", "GraphSink", "GraphWritesSink",
+           "open_dead_letter"]
+
+STORAGE_ATTEMPTS = 4
+"""Tries of a batch that fails with a lasting storage fault (:class:`rdg.errors.StorageError`) before
+the sink gives up with that error; transient faults (a server away) are retried for ever."""
 
 log = logging.getLogger("rdg.pipeline")
 
@@ -125,12 +130,18 @@ class _GraphPartition(StatelessSinkPartition[list[Write]]):
 
     def _upsert(self, writes: list[Write]) -> Any:
         delay = 0.2
+        lasting = 0  # failures in a row that trying again will not fix
         while True:
             try:
                 if self._graph is None:
                     self._graph = self._opener()
                 return self._graph.upsert(writes)
             except Exception as err:  # noqa: BLE001 - any driver failure: back off and try again
+                if isinstance(err, (StorageError, ConfigError)):
+                    lasting += 1
+                    if lasting >= STORAGE_ATTEMPTS:
+                        raise RdgError(f"{self._pipeline}: {self._what} gave up after {lasting} tries: {err}",
+                                       hint=getattr(err, "hint", None)) from err
                 text = f"{self._what} of {len(writes)} writes failed: {type(err).__name__}: {err}; retrying in {delay:.1f}s"
                 log.warning("%s: %s", self._pipeline, text)
                 if self._metrics is not None:

@@ -209,3 +209,47 @@ async def test_a_forged_far_ahead_seq_is_refused_and_the_real_start_gets_through
     assert d.showing["final"][0] == "pre" and gateway.latest["final"]["seq"] == 2
     assert gateway.stats.refused == 1 and [m["seq"] for _, m in d.log] == [1, 2]
     await link.stop()
+
+
+async def test_connections_over_the_cap_are_answered_503(nc, store: EventStore) -> None:
+    gw = await Gateway(nc, store.names, port=0, max_connections=2).start()
+    try:
+        first, second = await websockets.connect(gw.url), await websockets.connect(gw.url)
+        with pytest.raises(websockets.InvalidStatus) as refused:
+            await websockets.connect(gw.url)
+        assert refused.value.response.status_code == 503 and gw.stats.refused_connections == 1
+        await first.close()
+        await until(lambda: len(gw.conns) == 1)
+        third = await websockets.connect(gw.url)  # room again
+        await third.close()
+        await second.close()
+    finally:
+        await gw.close()
+
+
+async def test_a_device_that_stops_reading_is_dropped_not_buffered_for_ever(nc, store: EventStore) -> None:
+    """Broadcasting has no backpressure: a reader that stalls is disconnected once its unsent data
+    passes max_buffered, and the others keep getting every message."""
+    gw = await Gateway(nc, store.names, port=0, max_buffered=64 * 1024).start()
+    stalled_reader, stalled_writer = await asyncio.open_connection(gw.host, gw.port)
+    try:
+        stalled_writer.write(b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                             b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+        assert b"101" in await stalled_reader.readline()  # upgraded; from now on it never reads
+        healthy = Device("tv-ok", "p1")
+        link = DeviceLink(gw.url, [healthy]).start()
+        await asyncio.wait_for(link.connected.wait(), 10)
+        await until(lambda: len(gw.conns) == 2)
+        seq = 0
+        while gw.stats.closed_slow == 0 and seq < 400_000:
+            seq += 1
+            await gw._on_broadcast("x", {"event_id": "flood", "state": "live", "stage": "s" * 150, "seq": seq,
+                                         "ts": seq})
+            if seq % 500 == 0:
+                await asyncio.sleep(0)  # let the healthy link read
+        assert gw.stats.closed_slow == 1 and len(gw.conns) == 1
+        await until(lambda: healthy.seen.get("flood") == seq, timeout=30)  # the reader that reads got all
+        await link.stop()
+    finally:
+        stalled_writer.close()
+        await gw.close()

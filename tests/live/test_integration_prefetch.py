@@ -134,3 +134,14 @@ async def test_recommendations_from_janusgraph(gremlin_url: str) -> None:
         recs = Recommender(graph.g).rank(f"p1{suffix}", _events(suffix))
     assert [r.event.event_id for r in recs] == ["final", "gala"]
     assert recs[0].score >= 5 and recs[1].score == 0
+
+
+async def test_materialised_responses_are_bounded(service: PrefetchService, http: httpx.AsyncClient) -> None:
+    """Issue 10 finding 9: 3,000 member ids kept 3,001 responses for ever."""
+    service.max_members = 50
+    for i in range(300):
+        assert (await http.get(f"/v1/members/m{i}/live")).status_code == 200
+    assert len(service.materialised) == 50
+    assert list(service.materialised)[-1] == "m299" and "m0" not in service.materialised
+    again = (await http.get("/v1/members/m0/live")).json()  # dropped, so computed again: same answer
+    assert again["member_id"] == "m0" and len(service.materialised) == 50

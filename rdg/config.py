@@ -60,12 +60,16 @@ class Settings:
     """Kafka ``bootstrap.servers``. Default ``127.0.0.1:9092``."""
     kafka_options: dict[str, str] = field(default_factory=dict)
     """Extra librdkafka options passed through as-is (``security.protocol``, ``sasl.*``, ``ssl.*``)."""
+    kafka_sasl_password_file: str | None = None
+    """A file holding the SASL password (``sasl.password``), so it need not sit in ``kafka_options``."""
     gremlin_url: str = "embedded"
     """``embedded`` (a file graph under ``state_dir``), a file path, or ``ws://host:8182/gremlin``."""
     gremlin_username: str | None = None
     """Gremlin Server user name (basic auth)."""
     gremlin_password: str | None = None
     """Gremlin Server password (masked in ``rdg config show``)."""
+    gremlin_password_file: str | None = None
+    """A file holding the Gremlin Server password, so it need not be a setting's value."""
     gremlin_ca_file: str | None = None
     """CA bundle for ``wss://`` Gremlin URLs."""
     query_timeout: float = 30.0
@@ -127,7 +131,17 @@ class Settings:
         >>> Settings(kafka_options={"security.protocol": "SSL"}).kafka_config()["security.protocol"]
         'SSL'
         """
-        return {"bootstrap.servers": self.kafka_bootstrap, **self.kafka_options, **extra}
+        config = {"bootstrap.servers": self.kafka_bootstrap, **self.kafka_options, **extra}
+        if self.kafka_sasl_password_file:
+            config["sasl.password"] = _read_secret("kafka_sasl_password_file", self.kafka_sasl_password_file)
+        return config
+
+    @property
+    def gremlin_secret(self) -> str | None:
+        """The Gremlin Server password: ``gremlin_password``, else the content of ``gremlin_password_file``."""
+        if self.gremlin_password or not self.gremlin_password_file:
+            return self.gremlin_password
+        return _read_secret("gremlin_password_file", self.gremlin_password_file)
 
     def as_dict(self) -> dict[str, Any]:
         """All settings as a plain dict."""
@@ -150,6 +164,13 @@ class Settings:
                 out[key] = redact(value)
         out["kafka_options"] = {k: ("***" if is_secret_key(k) else redact(v)) for k, v in self.kafka_options.items()}
         return out
+
+
+def _read_secret(setting: str, path: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8").strip()
+    except OSError as err:
+        raise ConfigError(f"{setting}: cannot read {path}: {err.strerror}", hint="point it at a readable file") from err
 
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Settings)}

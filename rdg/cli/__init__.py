@@ -120,7 +120,8 @@ def settings_from(ctx: click.Context) -> Any:
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI and map :class:`RdgError` to a message and an exit code."""
     install_log_redaction()
-    logging.getLogger("asyncio").setLevel(logging.ERROR)  # nats-py over TLS: "eof_received() has no effect"
+    logging.getLogger("asyncio").setLevel(logging.CRITICAL)  # TLS clients: "eof_received() has no effect", ...
+    logging.getLogger("gremlinpython").setLevel(logging.CRITICAL)  # it logs each refusal we then report once
     try:
         code = cli.main(args=argv, prog_name="rdg", standalone_mode=False)
         if isinstance(code, int) and code:

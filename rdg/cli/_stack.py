@@ -44,8 +44,8 @@ def stack() -> None:
               help="Seconds to wait for each server to answer.")
 @click.option("--fresh", is_flag=True, help="Delete the data of the servers it starts (keeps the jar cache; running ones are left alone).")
 @click.option("--secure", is_flag=True,
-              help="NATS with TLS (a CA of its own) and an nkey user; prints the settings clients need. "
-                   "NATS only so far: use with --only nats.")
+              help="TLS from a CA of its own and logins: NATS with an nkey user, Kafka with SASL_SSL, "
+                   "JanusGraph with a password; prints the settings clients need (secrets stay in 0600 files).")
 @click.option("--json", "as_json", is_flag=True, help="Print the started servers as JSON.")
 @click.pass_context
 def up(ctx: click.Context, only: str | None, backend: str | None, nats_port: int | None,
@@ -59,7 +59,7 @@ def up(ctx: click.Context, only: str | None, backend: str | None, nats_port: int
       rdg stack up --only kafka,janusgraph --backend berkeleyje
       rdg stack up --only nats --nats-port 4333
       rdg stack up --kafka-port 19092 --kafka-controller-port 19192
-      rdg stack up --only nats --secure             TLS + nkey; prints RDG_NATS_* to export
+      rdg stack up --secure                         TLS and logins; prints the RDG_* to export
     """
     from rdg.stack import up as stack_up
 
@@ -82,9 +82,10 @@ def up(ctx: click.Context, only: str | None, backend: str | None, nats_port: int
                if getattr(settings, wanted[i.name][0]) != i.url and not i.extra.get("secure")]
     for info in infos:
         if info.extra.get("secure"):
-            from rdg.stack._nats import client_settings
+            from rdg.stack import SERVERS
 
-            exports += [f"RDG_{k.upper()}={v}" for k, v in client_settings(Path(info.home), info.url).items()]
+            settings_for = SERVERS[info.name].client_settings(Path(info.home), info.url)
+            exports += [f"RDG_{k.upper()}={v}" for k, v in settings_for.items()]
     if exports:
         _echo(f"point rdg at them: export {' '.join(exports)}")
 

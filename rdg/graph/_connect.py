@@ -50,7 +50,7 @@ def connect(url: str | None = None, *, settings: "Settings | None" = None, batch
 
         if settings is not None:
             options.setdefault("username", settings.gremlin_username)
-            options.setdefault("password", settings.gremlin_password)
+            options.setdefault("password", settings.gremlin_secret)
             options.setdefault("ca_file", settings.gremlin_ca_file)
             options.setdefault("pool_size", settings.gremlin_pool_size)
         return Graph(JanusBackend(url, **options), batch_size=batch_size)

@@ -184,7 +184,8 @@ def compile_pipeline(spec: PipelinesSpec, name: str, *, settings: Settings, even
             if src.kind == "file":
                 streams.append(op.input(step, flow, JsonlSource(source_name, src.path or "", base=base, metrics=metrics)))
             else:
-                config = {**settings.kafka_options, **src.options}
+                config = {**settings.kafka_config(), **src.options}
+                config.pop("bootstrap.servers")  # given to the source as its brokers
                 kafka = op.input(step, flow, patient_kafka_source(settings.kafka_bootstrap.split(","), [src.topic or ""],
                                                                   tail=tail, add_config=config, raise_on_errors=False))
                 streams.append(op.map(f"read_{source_name}", kafka, kafka_to_raw(source_name, metrics, name)))

@@ -119,13 +119,14 @@ def _plan(name: str, home: Path, specs: list[PortSpec], *, stack_dir: str, backe
     if name == "nats":
         return _nats.plan(home, specs, secure=secure)
     if name == "kafka":
-        return _kafka.plan(home, specs, stack_dir=stack_dir, progress=progress)
-    return _janusgraph.plan(home, specs, stack_dir=stack_dir, backend=backend, progress=progress)
+        return _kafka.plan(home, specs, stack_dir=stack_dir, progress=progress, secure=secure)
+    return _janusgraph.plan(home, specs, stack_dir=stack_dir, backend=backend, progress=progress, secure=secure)
 
 
 def _healthy(info: ProcessInfo) -> bool:
     try:
-        return bool(SERVERS[info.name].healthy(info.ports, info.url))
+        secured = Path(info.home) if info.extra.get("secure") else None  # where its client secrets are
+        return bool(SERVERS[info.name].healthy(info.ports, info.url, secured))
     except Exception:  # noqa: BLE001 - any failure to answer means "not healthy"
         return False
 
@@ -186,7 +187,8 @@ def up(
             ``kafka_controller``, ``janusgraph`` (a derived port left out or 0 follows its main one).
         timeout: Seconds to wait for each server to answer.
         fresh: Delete the servers' data first (not the jar cache).
-        secure: NATS with TLS and an nkey user (see :func:`rdg.stack._nats.plan`); so far NATS only.
+        secure: NATS with TLS and an nkey user, Kafka with SASL_SSL, JanusGraph with TLS and a
+            password (see each module's ``plan``).
         progress: Called with each progress line.
 
     Returns:
@@ -198,9 +200,6 @@ def up(
         ServerError: A port is in use, or a server failed to start (its last log lines shown).
     """
     names = parse_only(only)
-    if secure and names != ["nats"]:
-        raise ConfigError("--secure covers NATS only so far (Kafka SASL/SSL and JanusGraph authentication are "
-                          "not done yet; see docs/security.md)", hint="add --only nats")
     backend = backend or settings.janusgraph_backend
     if backend not in _janusgraph.BACKENDS:
         raise ConfigError(f"unknown JanusGraph backend {backend!r}",
@@ -303,7 +302,7 @@ def start_for_tests(name: str, directory: str | os.PathLike[str], *,
     Args:
         name: ``nats``, ``kafka`` or ``janusgraph`` (inmemory backend).
         directory: A fresh folder for the server's config, data and log (``directory/<name>``).
-        secure: NATS only: TLS and an nkey user (settings from ``rdg.stack._nats.client_settings``).
+        secure: TLS and logins (settings for clients from each module's ``client_settings``).
 
     Raises:
         RdgError: The server could not start; the message has its last log lines.

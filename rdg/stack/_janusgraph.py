@@ -16,7 +16,7 @@ from rdg.errors import ConfigError
 from rdg.stack._maven import fetch_jars, java_binary, pom_version
 from rdg.stack._plan import HOST, Plan, PortSpec, tcp_open, write_conf
 
-__all__ = ["BACKENDS", "NAME", "healthy", "plan", "ports"]
+__all__ = ["BACKENDS", "NAME", "client_settings", "healthy", "plan", "ports"]
 
 NAME = "janusgraph"
 BACKENDS = ("inmemory", "berkeleyje")
@@ -30,8 +30,13 @@ def ports(port: int) -> list[PortSpec]:
 
 
 def plan(home: Path, specs: list[PortSpec], *, stack_dir: str, backend: str = "inmemory",
-         progress: Callable[[str], None] | None = None) -> Plan:
-    """Write the server YAML, graph properties, init script and logging config."""
+         progress: Callable[[str], None] | None = None, secure: bool = False) -> Plan:
+    """Write the server YAML, graph properties, init script and logging config.
+
+    ``secure``: ``wss://`` with a certificate of the stack's own CA (``home/tls``) and logins
+    checked by JanusGraph's simple authenticator, user ``rdg`` with a password made once into
+    ``home/secrets/gremlin-password`` (0600); the server YAML holding it is 0600 too.
+    """
     if backend not in BACKENDS:
         raise ConfigError(f"unknown JanusGraph backend {backend!r}", hint=f"use one of: {', '.join(BACKENDS)}")
     java = java_binary()
@@ -42,23 +47,71 @@ def plan(home: Path, specs: list[PortSpec], *, stack_dir: str, backend: str = "i
     init = write_conf("janusgraph-init.groovy", conf / "init.groovy")
     server = write_conf("janusgraph-server.yaml", conf / "janusgraph-server.yaml", host=HOST,
                         port=port["client"], graph_properties=props, init_script=init)
+    scheme, extra = "ws", {"version": pom_version(NAME), "backend": backend}
+    if secure:
+        _secure(home, server)
+        scheme, extra["secure"] = "wss", "TLS + password"
     log_conf = write_conf("log4j2-janusgraph.xml", conf / "log4j2.xml")
     (home / "data").mkdir(parents=True, exist_ok=True)
     argv = [java, *HEAP, "-XX:+UseG1GC", "-Djava.awt.headless=true",
             f"-Dlog4j.configurationFile={log_conf}", f"-Dlog4j2.configurationFile={log_conf}",
             "-cp", f"{lib}/*", _MAIN, str(server)]
-    return Plan(NAME, argv, f"ws://{HOST}:{port['client']}/gremlin", port,
-                extra={"version": pom_version(NAME), "backend": backend})
+    return Plan(NAME, argv, f"{scheme}://{HOST}:{port['client']}/gremlin", port, extra=extra)
 
 
-def healthy(ports_by_role: dict[str, int], url: str) -> bool:
-    """True if Gremlin ``1+1`` returns 2 over GraphBinary (with JanusGraph's types)."""
+def _secure(home: Path, server: Path) -> None:
+    """Add TLS and authentication to the server YAML (made 0600: it holds the passwords)."""
+    import json
+
+    from rdg.stack._tls import certificates, pkcs12_keystore, secret
+
+    tls = certificates(home / "tls")
+    store_password = secret(home / "secrets" / "keystore-password")
+    keystore = pkcs12_keystore(tls, home / "secrets" / "server.p12", store_password)
+    # berkeleyje even for an inmemory graph: JanusGraph's authenticator writes the default user,
+    # then TinkerPop's reads the credentials graph through a second instance (inmemory would be empty)
+    credentials = write_conf("janusgraph-berkeleyje.properties", home / "conf" / "credentials.properties",
+                             data_dir=home / "credentials")
+    q = json.dumps  # YAML flow scalars in double quotes are JSON strings
+    server.chmod(0o600)
+    with server.open("a", encoding="utf-8") as out:
+        out.write(
+            "# Added by `rdg stack up --secure`.\n"
+            "authentication: {\n"
+            "  authenticator: org.janusgraph.graphdb.tinkerpop.gremlin.server.auth.JanusGraphSimpleAuthenticator,\n"
+            "  authenticationHandler: org.apache.tinkerpop.gremlin.server.handler.SaslAuthenticationHandler,\n"
+            f"  config: {{defaultUsername: rdg, defaultPassword: {q(secret(home / 'secrets' / 'gremlin-password'))},"
+            f" credentialsDb: {q(str(credentials))}}}}}\n"
+            f"ssl: {{enabled: true, keyStore: {q(str(keystore))}, keyStorePassword: {q(store_password)},"
+            " keyStoreType: PKCS12}\n")
+
+
+def client_settings(home: Path, url: str) -> dict[str, str]:
+    """Settings a client needs for a server started with ``secure`` (the password stays in its file).
+
+    >>> client_settings(Path("/s/janusgraph"), "wss://127.0.0.1:8182/gremlin")["gremlin_ca_file"]
+    '/s/janusgraph/tls/ca.pem'
+    """
+    return {"gremlin_url": url, "gremlin_username": "rdg",
+            "gremlin_password_file": str(home / "secrets" / "gremlin-password"),
+            "gremlin_ca_file": str(home / "tls" / "ca.pem")}
+
+
+def healthy(ports_by_role: dict[str, int], url: str, home: Path | None = None) -> bool:
+    """True if Gremlin ``1+1`` returns 2 over GraphBinary (``home``: of a server started
+    with ``secure``, whose client secrets it uses)."""
     if not tcp_open(ports_by_role["client"]):
         return False
     from gremlin_python.driver.client import Client
     from janusgraph_python.driver.serializer import JanusGraphBinarySerializersV1
 
-    client = Client(url, "g", message_serializer=JanusGraphBinarySerializersV1(), pool_size=1)
+    options: dict[str, object] = {}
+    if home is not None and (home / "secrets" / "gremlin-password").exists():
+        import ssl
+
+        options = {"username": "rdg", "password": (home / "secrets" / "gremlin-password").read_text().strip(),
+                   "ssl_options": ssl.create_default_context(cafile=str(home / "tls" / "ca.pem"))}
+    client = Client(url, "g", message_serializer=JanusGraphBinarySerializersV1(), pool_size=1, **options)
     try:
         return client.submit("1+1").all().result(timeout=10) == [2]
     finally:

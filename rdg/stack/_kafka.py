@@ -23,7 +23,7 @@ from rdg.errors import ConfigError, ServerError
 from rdg.stack._maven import fetch_jars, java_binary, pom_version
 from rdg.stack._plan import HOST, Plan, PortSpec, tcp_open, write_conf
 
-__all__ = ["NAME", "cluster_id", "healthy", "plan", "ports"]
+__all__ = ["NAME", "client_settings", "cluster_id", "healthy", "plan", "ports"]
 
 NAME = "kafka"
 HEAP = ["-Xms256m", "-Xmx1g"]
@@ -70,27 +70,71 @@ def _format(java: str, lib: Path, home: Path, conf: Path, controller_port: int) 
 
 
 def plan(home: Path, specs: list[PortSpec], *, stack_dir: str,
-         progress: Callable[[str], None] | None = None) -> Plan:
-    """Write ``server.properties``, format storage the first time, and build the command line."""
+         progress: Callable[[str], None] | None = None, secure: bool = False) -> Plan:
+    """Write ``server.properties``, format storage the first time, and build the command line.
+
+    ``secure``: clients connect over SASL_SSL with the PLAIN mechanism, user ``rdg`` and a
+    password made once into ``home/secrets/kafka-password`` (0600), against a certificate of the
+    stack's own CA (``home/tls``); the config file holding the password is 0600 too. The KRaft
+    controller listener stays plaintext on loopback. :func:`client_settings` gives the settings.
+    """
     java = java_binary()
     lib = fetch_jars(NAME, stack_dir, progress=progress)
     port = {s.role: s.port for s in specs}
-    conf = write_conf("kafka-server.properties", home / "conf" / "server.properties", host=HOST,
-                      port=port["client"], controller_port=port["controller"], data_dir=home / "data")
+    values = {"host": HOST, "port": port["client"], "controller_port": port["controller"], "data_dir": home / "data"}
+    extra = {"version": pom_version(NAME)}
+    if secure:
+        from rdg.stack._tls import certificates, pkcs12_keystore, secret
+
+        tls = certificates(home / "tls")
+        store_password = secret(home / "secrets" / "keystore-password")
+        keystore = pkcs12_keystore(tls, home / "secrets" / "server.p12", store_password)
+        values.update(password=secret(home / "secrets" / "kafka-password"), keystore=keystore,
+                      keystore_password=store_password, ca_file=tls["ca"])
+        extra["secure"] = "SASL_SSL + PLAIN"
+    (home / "conf").mkdir(parents=True, exist_ok=True)
+    (home / "conf").chmod(0o700)
+    conf = write_conf("kafka-server-secure.properties" if secure else "kafka-server.properties",
+                      home / "conf" / "server.properties", **values)
+    conf.chmod(0o600)
     log_conf = home / "conf" / "log4j2.yaml"
     write_conf("log4j2-kafka.yaml", log_conf)
     _format(java, lib, home, conf, port["controller"])
     argv = [java, *HEAP, "-XX:+UseG1GC", "-Djava.awt.headless=true", f"-Dlog4j2.configurationFile={log_conf}",
             "-cp", f"{lib}/*", "kafka.Kafka", str(conf)]
-    return Plan(NAME, argv, f"{HOST}:{port['client']}", port, extra={"version": pom_version(NAME)})
+    return Plan(NAME, argv, f"{HOST}:{port['client']}", port, extra=extra)
 
 
-def healthy(ports_by_role: dict[str, int], url: str) -> bool:
-    """True if the broker answers a metadata request and lists itself."""
+def client_settings(home: Path, url: str) -> dict[str, str]:
+    """Settings a client needs for a broker started with ``secure`` (the password stays in its file).
+
+    >>> client_settings(Path("/s/kafka"), "127.0.0.1:9092")["kafka_sasl_password_file"]
+    '/s/kafka/secrets/kafka-password'
+    """
+    options = {"security.protocol": "SASL_SSL", "sasl.mechanisms": "PLAIN", "sasl.username": "rdg",
+               "ssl.ca.location": str(home / "tls" / "ca.pem")}
+    return {"kafka_bootstrap": url, "kafka_options": ",".join(f"{k}={v}" for k, v in options.items()),
+            "kafka_sasl_password_file": str(home / "secrets" / "kafka-password")}
+
+
+def _client_options(home: Path | None) -> dict[str, str]:
+    """librdkafka options for a health check: SASL_SSL if the broker in ``home`` is secured."""
+    if home is None or not (home / "secrets" / "kafka-password").exists():
+        return {}
+    settings = client_settings(home, "")
+    options = dict(item.split("=", 1) for item in settings["kafka_options"].split(","))
+    options["sasl.password"] = (home / "secrets" / "kafka-password").read_text().strip()
+    return options
+
+
+def healthy(ports_by_role: dict[str, int], url: str, home: Path | None = None) -> bool:
+    """True if the broker answers a metadata request and lists itself (``home``: of a server started
+    with ``secure``, whose client secrets it uses)."""
     if not tcp_open(ports_by_role["client"]):
         return False
     from confluent_kafka.admin import AdminClient
 
-    admin = AdminClient({"bootstrap.servers": url, "socket.timeout.ms": 2000, "log_level": 0})
+    admin = AdminClient({"bootstrap.servers": url, "socket.timeout.ms": 2000, "log_level": 0,
+                         **_client_options(home)})
     meta = admin.list_topics(timeout=3)
     return bool(meta.brokers)

@@ -95,8 +95,9 @@ def client_settings(home: Path, url: str) -> dict[str, str]:
             "nats_tls_ca_file": str(home / "tls" / "ca.pem")}
 
 
-def healthy(ports_by_role: dict[str, int], url: str) -> bool:
-    """True if the monitoring endpoint ``/healthz`` answers ``ok`` (JetStream included)."""
+def healthy(ports_by_role: dict[str, int], url: str, home: Path | None = None) -> bool:
+    """True if the monitoring endpoint ``/healthz`` answers ``ok`` (JetStream included; plain HTTP on
+    loopback even for a secured server, so ``home`` is not needed)."""
     monitor = ports_by_role["monitor"]
     with urllib.request.urlopen(f"http://{HOST}:{monitor}/healthz", timeout=2) as resp:  # noqa: S310
         body = json.loads(resp.read() or b"{}")

@@ -21,9 +21,38 @@ import ipaddress
 import os
 from pathlib import Path
 
-__all__ = ["certificates", "user_nkey"]
+__all__ = ["certificates", "pkcs12_keystore", "secret", "user_nkey", "write_private"]
 
 _DAYS = 365
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` readable by its owner only (0600, in a 0700 folder)."""
+    _private(path, data)
+
+
+def secret(path: Path) -> str:
+    """A random password kept in ``path`` (0600; made once, then read back)."""
+    import secrets
+
+    if not path.exists():
+        _private(path, secrets.token_urlsafe(24).encode())
+    return path.read_text().strip()
+
+
+def pkcs12_keystore(files: dict[str, Path], dest: Path, password: str) -> Path:
+    """The server key and certificate of :func:`certificates` as a PKCS12 keystore (for Java servers)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.serialization import pkcs12
+
+    key = serialization.load_pem_private_key(files["server_key"].read_bytes(), password=None)
+    cert = x509.load_pem_x509_certificate(files["server_cert"].read_bytes())
+    ca = x509.load_pem_x509_certificate(files["ca"].read_bytes())
+    data = pkcs12.serialize_key_and_certificates(b"server", key, cert, [ca],  # type: ignore[arg-type]
+                                                 serialization.BestAvailableEncryption(password.encode()))
+    _private(dest, data)
+    return dest
 
 
 def _private(path: Path, data: bytes) -> None:

@@ -18,5 +18,6 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
-.venv/bin/python -m pip install -q -e .
+# PYTHONWARNINGS: setuptools warns about every editable install at length; errors still show
+PYTHONWARNINGS=ignore .venv/bin/python -m pip install -q -e .
 exec .venv/bin/rdg demo "$@"

@@ -7,7 +7,9 @@ overwrite newer state: it gets :class:`rdg.errors.ConflictError`, reads again an
 Names, for a prefix ``P`` (default ``rdg``)::
 
     KV      P_wf_defs     wf.<id> (latest), wfv.<id>.<version>, sig.<signal>, cron.<id>
-    KV      P_wf_runs     run.<run>, step.<run>.<step>, fe.<run>.<step>.<page>, active.<wf>, index.<wf>
+    KV      P_wf_runs     run.<run>, step.<run>.<step>, active.<wf>, index.<wf>,
+                          fi.<run>.<step>.<runattempt-attempt>.<page> (a foreach's items, pages of a list),
+                          fd.<run>.<step>.<runattempt-attempt>.<page> (which of its children are done)
     stream  P_wf_events   P.wf.events     step outcomes and actions -> engines (work queue)
     stream  P_wf_tasks    P.wf.tasks      ready steps -> workers (work queue)
     stream  P_wf_signals  P.wf.signals.*  named signals -> engines (work queue)

@@ -88,6 +88,10 @@ def up(ctx: click.Context, only: str | None, backend: str | None, nats_port: int
             exports += [f"RDG_{k.upper()}={v}" for k, v in settings_for.items()]
     if exports:
         _echo(f"point rdg at them: export {' '.join(exports)}")
+    for info in infos:
+        if info.name == "nats" and info.extra.get("secure"):
+            _echo(f"gateways and the prefetch API log in as the restricted user (no publishing of broadcasts): "
+                  f"RDG_NATS_NKEY_SEED_FILE={Path(info.home) / 'secrets' / 'gateway-user.nk'}")
 
 
 @stack.command("down")

@@ -17,7 +17,13 @@ from pathlib import Path
 from rdg.errors import EnvironmentMissingError
 from rdg.stack._plan import HOST, Plan, PortSpec
 
-__all__ = ["NAME", "binary", "client_settings", "healthy", "plan", "ports"]
+__all__ = ["GATEWAY_DENIED", "NAME", "binary", "client_settings", "healthy", "plan", "ports"]
+
+GATEWAY_DENIED = ("rdg.>", "$KV.>", "$JS.API.STREAM.DELETE.>", "$JS.API.STREAM.PURGE.>",
+                  "$JS.API.STREAM.MSG.DELETE.>")
+"""Subjects the gateway user of a secured stack may not publish to: every rdg data subject
+(broadcasts ``rdg.<ns>.bcast.*``, workflow events and tasks ``rdg.wf.*``), KV writes, and the
+JetStream calls that delete or purge."""
 
 NAME = "nats"
 _HINT = "NATS is needed: apt-get install -y nats-server (or put a newer nats-server on PATH)"
@@ -53,8 +59,11 @@ def plan(home: Path, specs: list[PortSpec], *, secure: bool = False) -> Plan:
     """Start ``nats-server -js`` with its store under ``home/data``.
 
     ``secure``: clients must use TLS (a certificate from the stack's own CA, under ``home/tls``)
-    and log in with the stack's user nkey (seed in ``home/secrets/rdg-user.nk``, 0600); the
-    config file holds only the public key. :func:`client_settings` gives the settings to use.
+    and log in with one of two user nkeys (seeds in ``home/secrets``, 0600; the config file holds
+    only public keys): ``rdg-user.nk`` may do everything; ``gateway-user.nk``, for gateways and
+    the prefetch API, may read everything but publish no broadcast, write no KV record or
+    workflow subject, and delete or purge no stream (:data:`GATEWAY_DENIED`). So only an
+    authorised publisher's broadcasts reach devices. :func:`client_settings` gives the settings.
     """
     nats = binary()
     port = {s.role: s.port for s in specs}
@@ -69,29 +78,33 @@ def plan(home: Path, specs: list[PortSpec], *, secure: bool = False) -> Plan:
 
     tls = certificates(home / "tls")
     _, public = user_nkey(home / "secrets" / "rdg-user.nk")
+    _, gateway = user_nkey(home / "secrets" / "gateway-user.nk")
     conf = home / "nats-secure.conf"
     client, monitor = port["client"], port["monitor"]
     q = json.dumps  # NATS config strings are JSON strings
+    denied = ", ".join(q(subject) for subject in GATEWAY_DENIED)
     conf.write_text("\n".join([
         f"listen: {q(f'{HOST}:{client}')}",
         f"http: {q(f'{HOST}:{monitor}')}",
         f"server_name: {q(f'rdg-{client}')}",
         f"jetstream {{ store_dir: {q(str(data))} }}",
         f"tls {{ cert_file: {q(str(tls['server_cert']))}, key_file: {q(str(tls['server_key']))}, timeout: 2 }}",
-        f"authorization {{ users = [ {{ nkey: {q(public)} }} ] }}",
+        f"authorization {{ users = [ {{ nkey: {q(public)} }},",
+        f"  {{ nkey: {q(gateway)}, permissions: {{ publish: {{ deny: [{denied}] }} }} }} ] }}",
         "",
     ]))
     extra.update(secure="tls + nkey")
     return Plan(NAME, [nats, "-c", str(conf)], f"tls://{HOST}:{port['client']}", port, extra=extra)
 
 
-def client_settings(home: Path, url: str) -> dict[str, str]:
-    """Settings a client needs for a server started with ``secure``: ``{setting: value}``.
+def client_settings(home: Path, url: str, *, role: str = "rdg") -> dict[str, str]:
+    """Settings a client needs for a server started with ``secure``: ``{setting: value}``;
+    ``role="gateway"`` for gateways and the prefetch API (no publishing of broadcasts).
 
-    >>> client_settings(Path("/s/nats"), "tls://127.0.0.1:4222")["nats_tls_ca_file"]
-    '/s/nats/tls/ca.pem'
+    >>> client_settings(Path("/s/nats"), "tls://127.0.0.1:4222", role="gateway")["nats_nkey_seed_file"]
+    '/s/nats/secrets/gateway-user.nk'
     """
-    return {"nats_url": url, "nats_nkey_seed_file": str(home / "secrets" / "rdg-user.nk"),
+    return {"nats_url": url, "nats_nkey_seed_file": str(home / "secrets" / f"{role}-user.nk"),
             "nats_tls_ca_file": str(home / "tls" / "ca.pem")}
 
 

@@ -99,3 +99,56 @@ def test_user_password_and_token_reach_the_workflow_and_live_clients(password_an
             assert done.returncode == 0, (settings["nats_url"], args, done.stderr)
     wrong = _rdg({"nats_url": with_password, "nats_user": "app", "nats_password": "nope"}, "workflow", "list")
     assert wrong.returncode != 0 and "refused the credentials" in wrong.stderr and "nope" not in wrong.stderr
+
+
+async def test_the_gateway_user_serves_devices_but_cannot_forge_a_broadcast(secure_nats: dict[str, str],
+                                                                          tmp_path: Path) -> None:
+    """Issue 10, finding 4: only an authorised publisher's broadcasts reach devices."""
+    import asyncio
+    import json
+    import time
+    import uuid
+
+    from rdg.bus import connect_with
+    from rdg.config import load_settings
+    from rdg.live import Device, DeviceLink, EventStore, Gateway, LiveNames, new_event
+
+    home = Path(secure_nats["nats_nkey_seed_file"]).parent.parent
+    gateway_settings = client_settings(home, secure_nats["nats_url"], role="gateway")
+    admin = await connect_with(load_settings(env={f"RDG_{k.upper()}": v for k, v in secure_nats.items()},
+                                             config_file=None))
+    guest = await connect_with(load_settings(env={f"RDG_{k.upper()}": v for k, v in gateway_settings.items()},
+                                             config_file=None))
+    names = LiveNames(f"g{uuid.uuid4().hex[:8]}")
+    try:
+        store = await EventStore.open(admin, names)
+        await store.create(new_event("final", title="Cup final", start=time.time() + 3600, end=time.time() + 7200))
+        gateway = await Gateway(guest, names, port=0).start()  # the gateway runs as the restricted user
+        device = Device("tv-1", "p1")
+        link = DeviceLink(gateway.url, [device]).start()
+        await asyncio.wait_for(link.connected.wait(), 10)
+        forged = b'{"event_id":"final","state":"ended","stage":null,"seq":2,"ts":1}'
+        with pytest.raises(Exception):  # the server refuses the publish: no stream ever stores it
+            await guest.jetstream().publish(names.subject("final"), forged, timeout=2)
+        with pytest.raises(Exception):
+            await (await guest.jetstream().key_value(names.bucket)).put("final", b"{}")
+        await store.transition("final", "start", by="ops")  # the real publisher still gets through
+        deadline = time.time() + 10
+        while device.seen.get("final") != 2 and time.time() < deadline:
+            await asyncio.sleep(0.05)
+        assert device.seen["final"] == 2 and device.showing["final"][0] != "ended"
+        await link.stop()
+        await gateway.close()
+        from rdg.graph import connect
+        from rdg.live import PrefetchService
+
+        api = PrefetchService(await EventStore.open(guest, names), lambda: connect(str(tmp_path / "g.sqlite")))
+        await api.start()  # the prefetch API also runs as the restricted user
+        try:
+            body = json.loads(await api.for_member("p1"))
+            assert [e["event_id"] for e in body["events"]] == ["final"]
+        finally:
+            await api.close()
+    finally:
+        await guest.close()
+        await admin.close()

@@ -232,9 +232,11 @@ def _identity(label: str, value: Any) -> str:
 @_LABELS
 @click.option("--examples", default=5, show_default=True, type=click.IntRange(min=0),
               help="Cases shown per kind of problem.")
+@click.option("--deep", is_flag=True,
+              help="Also check the storage itself (embedded graph: SQLite's full integrity_check).")
 @_JSON
 @click.pass_context
-def check(ctx: click.Context, labels: tuple[str, ...], examples: int, as_json: bool) -> None:
+def check(ctx: click.Context, labels: tuple[str, ...], examples: int, deep: bool, as_json: bool) -> None:
     """Report duplicate vertices and edges and unkeyed vertices; exit 1 if any.
 
     Looks for vertices sharing a (label, key value), edges sharing a (from, label, to),
@@ -246,14 +248,23 @@ def check(ctx: click.Context, labels: tuple[str, ...], examples: int, as_json: b
       rdg graph check
       rdg graph check --label account --label profile --examples 20
       rdg graph check --json | jq .duplicate_vertices
+      rdg graph check --deep
     """
     from rdg.graph import check as run_check
 
     with _connect(ctx) as g:
+        storage = g.storage_problems() if deep else None
         report = run_check(g, labels=list(labels) or None, examples=examples)
     if as_json:
-        click.echo(json.dumps(_plain(report.as_dict()), indent=2, ensure_ascii=False))
+        found = _plain(report.as_dict())
+        if deep:
+            found["storage"] = {"checked": storage is not None, "problems": storage or []}
+        click.echo(json.dumps(found, indent=2, ensure_ascii=False))
     else:
+        if deep:
+            click.echo("storage: not checked here (JanusGraph's backend keeps its own)" if storage is None else
+                       "storage: ok (SQLite integrity_check)" if not storage else
+                       "storage: DAMAGED (SQLite integrity_check): " + "; ".join(storage))
         scope = ", ".join(report.labels) if report.labels else "all labels"
         click.echo(f"checked {report.vertices} vertices and {report.edges} edges ({report.backend}; {scope})")
         rows = [["duplicate vertices", report.duplicate_vertices, report.extra_vertices],
@@ -280,7 +291,7 @@ def check(ctx: click.Context, labels: tuple[str, ...], examples: int, as_json: b
             click.echo("clean: no duplicates, every vertex keyed")
         elif report.duplicate_vertices or report.duplicate_edges:
             click.echo("run `rdg graph repair` to merge the duplicates (`--dry-run` first to see what it would do)")
-    if not report.clean:
+    if not report.clean or storage:
         ctx.exit(1)
 
 

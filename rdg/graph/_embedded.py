@@ -227,6 +227,11 @@ class EmbeddedBackend:
         finally:
             con.set_progress_handler(None, 0)
 
+    def storage_problems(self) -> list[str] | None:
+        """SQLite's full ``integrity_check`` (indexes against their tables too): ``[]`` when sound."""
+        rows = [str(row[0]) for row in self._remote.con.execute("PRAGMA integrity_check(20)")]
+        return [] if rows == ["ok"] else rows
+
     def dump(self, labels: list[str] | None = None) -> dict[str, Any]:
         g = self.g
         vs = [(r["id"], r["l"], flat(r["p"])) for r in

@@ -50,6 +50,9 @@ class Backend(Protocol):
                   timeout_s: float | None = None) -> list[Any]:
         """Run a user's Gremlin text with bindings; read-only unless ``write``."""
 
+    def storage_problems(self) -> list[str] | None:
+        """A full storage check's findings, or ``None`` where the backend checks itself."""
+
     def init_schema(self, model: GraphModel) -> list[str]:
         """Create what ``model`` needs; returns what changed."""
 
@@ -153,6 +156,12 @@ class Graph:
             GremlinSyntaxError: The text is not in the supported grammar.
         """
         return self._backend.run_query(text, bindings, write=write, timeout_s=timeout_s)
+
+    def storage_problems(self) -> list[str] | None:
+        """A full check of the storage itself: the embedded graph's SQLite ``integrity_check``
+        (``[]`` when sound, else its findings); ``None`` on JanusGraph (not checked from here).
+        Slower than the quick check every open runs: it reads every page and every index."""
+        return self._backend.storage_problems()
 
     def dump(self, *, labels: list[str] | None = None) -> dict[str, Any]:
         """A full, deterministic dump: ``{"vertices": [...], "edges": [...]}`` with all properties.

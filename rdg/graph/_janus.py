@@ -386,6 +386,10 @@ class JanusBackend:
         except Exception as err:  # noqa: BLE001
             raise _wrap(err, "query", self.url) from err
 
+    def storage_problems(self) -> list[str] | None:
+        """Not checked from here: JanusGraph's storage backend keeps its own consistency."""
+        return None
+
     def dump(self, labels: list[str] | None = None) -> dict[str, Any]:
         try:
             vs = [(r["id"], r["l"], flat(r["p"])) for r in

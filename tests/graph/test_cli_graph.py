@@ -150,3 +150,24 @@ def test_query_on_janusgraph_prints_a_table(gremlin_url: str, capsys: pytest.Cap
 def test_unknown_url_scheme(embedded: Path, capsys: pytest.CaptureFixture[str], tmp_path: Any) -> None:
     code, _, err = run(["--set", "gremlin_url=http://x", "graph", "schema"], capsys)
     assert code != 0 and "unknown graph URL" in err
+
+
+def test_check_deep_runs_the_full_integrity_check(embedded: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 10, finding 10: `--deep` finds what the quick check on open does not (an index that no
+    longer matches its table)."""
+    import sqlite3
+
+    code, out, _ = run(["graph", "check", "--deep"], capsys)
+    assert code == 0 and "storage: ok (SQLite integrity_check)" in out
+    con = sqlite3.connect(embedded)
+    con.executescript("CREATE TABLE probe (a INTEGER, b INTEGER); CREATE INDEX probe_a ON probe (a);"
+                      "INSERT INTO probe VALUES (1, 10), (2, 20), (3, 30);")
+    con.execute("PRAGMA writable_schema=ON")  # make the index claim another column than it holds
+    con.execute("UPDATE sqlite_master SET sql = 'CREATE INDEX probe_a ON probe (b)' WHERE name = 'probe_a'")
+    con.commit()
+    con.close()
+    code, out, _ = run(["graph", "check", "--deep"], capsys)
+    assert code == 1 and "storage: DAMAGED (SQLite integrity_check)" in out and "probe_a" in out
+    code, out, _ = run(["graph", "check", "--deep", "--json"], capsys)
+    found = json.loads(out)["storage"]
+    assert code == 1 and found["checked"] and found["problems"]

@@ -94,3 +94,13 @@ def test_an_alias_bomb_in_a_workflow_parameter_is_refused() -> None:
         _parse_params(("x=[&a [1, 1, 1], [*a, *a, *a]]",))
     assert "YAML alias *a is not allowed" in str(info.value)
     assert _parse_params(("n=3", "names=[a, b]")) == {"n": 3, "names": ["a", "b"]}
+
+
+def test_a_command_group_that_cannot_load_says_why_when_run(monkeypatch) -> None:
+    from click.testing import CliRunner
+
+    import rdg.cli as cli_module
+
+    monkeypatch.setitem(cli_module._GROUPS, "ghost", ("rdg.cli._no_such_module", "ghost", "a missing group"))
+    done = CliRunner().invoke(cli_module.cli, ["ghost"])
+    assert done.exit_code == 1 and "`rdg ghost` could not load: No module named 'rdg.cli._no_such_module'" in done.output

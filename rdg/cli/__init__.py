@@ -65,9 +65,11 @@ class _LazyGroup(click.Group):
             module = importlib.import_module(module_name)
             return getattr(module, attr)
         except (ImportError, AttributeError) as err:
-            @click.command(cmd_name, help=f"{short_help} (unavailable: {err})")
+            why = str(err)  # `err` is unbound once this block ends; the command runs later
+
+            @click.command(cmd_name, help=f"{short_help} (unavailable: {why})")
             def _broken() -> None:
-                raise click.ClickException(f"`rdg {cmd_name}` could not load: {err}")
+                raise click.ClickException(f"`rdg {cmd_name}` could not load: {why}")
 
             _broken.short_help = f"{short_help} [unavailable]"
             return _broken

@@ -8,7 +8,7 @@ from typing import Any, Callable
 import pytest
 
 from rdg.errors import ConflictError
-from rdg.graph import EdgeLabel, EdgeWrite, GraphModel, VertexLabel, VertexWrite
+from rdg.graph import EdgeWrite, GraphModel, VertexLabel, VertexWrite
 
 pytestmark = pytest.mark.timeout(180)
 

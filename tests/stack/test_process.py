@@ -41,7 +41,7 @@ def test_free_port_is_free_and_a_listener_makes_it_busy() -> None:
             check_port_free(port, what="kafka client", flag="--kafka-port")
     assert f"port {port} for the kafka client is already in use" in str(err.value)
     assert "--kafka-port" in str(err.value)
-    assert f"pid " in str(err.value)  # names the process holding it (this one)
+    assert "pid " in str(err.value)  # names the process holding it (this one)
 
 
 def test_spawn_records_state_and_stop_kills_only_ours(tmp_path: Path) -> None:

@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--png", default="bench/live.png")
     args = parser.parse_args(argv)
 
-    from rdg.live._simulate import SimConfig, compare, plot
+    from rdg.live import SimConfig, compare, plot_simulation
 
     devices = args.devices or (10_000 if args.quick else 100_000)
     cfg = SimConfig(devices=devices, gateways=args.gateways, workers=args.workers, conns=args.conns,
@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.time()
     out = compare(cfg)
     pre, naive = out["prefetch"], out["naive"]
-    plot([pre, naive], args.png)
+    plot_simulation([pre, naive], args.png)
     result = {
         "devices": devices,
         "gateways": cfg.gateways,

@@ -47,3 +47,26 @@ def test_lower_layers_never_import_higher_ones(package: str) -> None:
 def test_every_package_is_checked() -> None:
     packages = {p.name for p in ROOT.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
     assert packages - {"cli", "data"} <= set(FORBIDDEN), packages
+
+
+def _private_imports(path: Path, own: str) -> list[str]:
+    """``from rdg.<other>._x import ...`` or ``from rdg.<other> import _x`` in one module."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("rdg.") and node.level == 0:
+            parts = node.module.split(".")
+            if len(parts) < 2 or parts[1] == own:
+                continue
+            names = [a.name for a in node.names]
+            if any(p.startswith("_") for p in parts[2:]) or any(n.startswith("_") for n in names):
+                found.append(f"{path.relative_to(ROOT.parent)}:{node.lineno} from {node.module} import {', '.join(names)}")
+    return found
+
+
+def test_no_package_imports_another_packages_private_names() -> None:
+    """A package's underscore modules and names are its own: others use what its __init__ exports."""
+    bad = []
+    for package in sorted(p for p in ROOT.iterdir() if p.is_dir() and (p / "__init__.py").exists()):
+        for path in sorted(package.rglob("*.py")):
+            bad += _private_imports(path, package.name)
+    assert not bad, "private imports across packages:\n" + "\n".join(bad)

@@ -112,9 +112,9 @@ def create(ctx: click.Context, event_id: str, title: str, start: str, end: str |
       rdg live create final --title "Cup final" --start 2026-11-26T20:00:00Z --end +2h \\
           --stage pre-show:0 --stage main:15m --tag sport=football --related t-derby
     """
-    from rdg.live import _ops
+    from rdg.live import ops
 
-    event = _ops.create(settings_from(ctx), event_id, title=title, start=start, end=end, duration=duration,
+    event = ops.create(settings_from(ctx), event_id, title=title, start=start, end=end, duration=duration,
                         stages=stages, tags=_pairs(tags, "--tag"), related_titles=related, by=by,
                         namespace=namespace)
     _print_event(event, as_json)
@@ -131,9 +131,9 @@ def list_(ctx: click.Context, namespace: str, as_json: bool) -> None:
     Example:
       rdg live list --json
     """
-    from rdg.live import _ops
+    from rdg.live import ops
 
-    _print_events(_ops.list_events(settings_from(ctx), namespace=namespace), as_json)
+    _print_events(ops.list_events(settings_from(ctx), namespace=namespace), as_json)
 
 
 @live.command("status")
@@ -148,9 +148,9 @@ def status(ctx: click.Context, event_id: str, namespace: str, as_json: bool) -> 
     Example:
       rdg live status final
     """
-    from rdg.live import _ops
+    from rdg.live import ops
 
-    _print_event(_ops.get(settings_from(ctx), event_id, namespace=namespace), as_json)
+    _print_event(ops.get(settings_from(ctx), event_id, namespace=namespace), as_json)
 
 
 def _action(name: str, doc: str) -> click.Command:
@@ -160,10 +160,10 @@ def _action(name: str, doc: str) -> click.Command:
     @_JSON
     @click.pass_context
     def command(ctx: click.Context, event_id: str, by: str, namespace: str, as_json: bool, **extra: Any) -> None:
-        from rdg.live import _ops
+        from rdg.live import ops
 
         kwargs = {k: v for k, v in extra.items() if v is not None}
-        _print_event(_ops.transition(settings_from(ctx), event_id, name, by=by, namespace=namespace, **kwargs),
+        _print_event(ops.transition(settings_from(ctx), event_id, name, by=by, namespace=namespace, **kwargs),
                      as_json)
 
     command.__doc__ = doc
@@ -192,9 +192,9 @@ def stage(ctx: click.Context, event_id: str, stage: str | None, by: str, namespa
     Example:
       rdg live stage final main
     """
-    from rdg.live import _ops
+    from rdg.live import ops
 
-    _print_event(_ops.transition(settings_from(ctx), event_id, "stage", by=by, namespace=namespace, stage=stage),
+    _print_event(ops.transition(settings_from(ctx), event_id, "stage", by=by, namespace=namespace, stage=stage),
                  as_json)
 
 
@@ -215,7 +215,7 @@ def delay(ctx: click.Context, event_id: str, to: str | None, by_time: str | None
       rdg live delay final --by-time 10m
       rdg live delay final --to 2026-11-26T20:30:00Z
     """
-    from rdg.live import _ops, parse_duration, parse_time
+    from rdg.live import ops, parse_duration, parse_time
 
     if (to is None) == (by_time is None):
         raise click.UsageError("give exactly one of --to TIME or --by-time DURATION")
@@ -223,8 +223,8 @@ def delay(ctx: click.Context, event_id: str, to: str | None, by_time: str | None
     if to is not None:
         new_start = parse_time(to)
     else:
-        new_start = _ops.get(settings, event_id, namespace=namespace).start + parse_duration(by_time or "0")
-    _print_event(_ops.transition(settings, event_id, "delay", by=by, namespace=namespace, new_start=new_start),
+        new_start = ops.get(settings, event_id, namespace=namespace).start + parse_duration(by_time or "0")
+    _print_event(ops.transition(settings, event_id, "delay", by=by, namespace=namespace, new_start=new_start),
                  as_json)
 
 
@@ -240,11 +240,11 @@ def scheduler(ctx: click.Context, namespace: str) -> None:
     Example:
       rdg live scheduler
     """
-    from rdg.live import _ops
+    from rdg.live import ops
 
     _log_to_stderr()
     click.echo(f"scheduler following namespace {namespace!r} (Ctrl-C to stop)", err=True)
-    _ops.run_scheduler(settings_from(ctx), namespace=namespace)
+    ops.run_scheduler(settings_from(ctx), namespace=namespace)
 
 
 @live.command("api")
@@ -266,10 +266,10 @@ def api(ctx: click.Context, host: str, port: int, max_age: float, jitter: float,
       rdg live api --port 8080 &
       curl -i localhost:8080/v1/members/p1/live
     """
-    from rdg.live import _ops
+    from rdg.live import ops
 
     click.echo(f"prefetch API on http://{host}:{port}/v1/members/MEMBER/live", err=True)
-    _ops.run_api(settings_from(ctx), host=host, port=port, namespace=namespace, max_age_s=max_age,
+    ops.run_api(settings_from(ctx), host=host, port=port, namespace=namespace, max_age_s=max_age,
                  jitter=jitter, graph_url=graph_url)
 
 
@@ -286,13 +286,13 @@ def gateway(ctx: click.Context, host: str, port: int, namespace: str) -> None:
       rdg live gateway --port 8765 &
       python -m websockets ws://127.0.0.1:8765/     # prints the snapshot, then each broadcast
     """
-    from rdg.live import _ops
+    from rdg.live import ops
 
     def ready(url: str) -> None:
         click.echo(f"gateway listening on {url}", err=True)
 
     _log_to_stderr()
-    _ops.run_gateway(settings_from(ctx), host=host, port=port, namespace=namespace, ready=ready)
+    ops.run_gateway(settings_from(ctx), host=host, port=port, namespace=namespace, ready=ready)
 
 
 @live.command("simulate")
@@ -324,20 +324,20 @@ def simulate(ctx: click.Context, devices: int, gateways: int, workers: int, conn
     Example:
       rdg live simulate --devices 20000 --gateways 2 --compare --png live.png
     """
-    from rdg.live import _simulate as sim
+    import rdg.live as live
 
-    cfg = sim.SimConfig(devices=devices, gateways=gateways, workers=workers, conns=conns, members=members,
-                        browse_s=browse_s, late_fraction=late_fraction, naive=naive,
-                        nats_url=settings_from(ctx).nats_url)
+    cfg = live.SimConfig(devices=devices, gateways=gateways, workers=workers, conns=conns, members=members,
+                         browse_s=browse_s, late_fraction=late_fraction, naive=naive,
+                         nats_url=settings_from(ctx).nats_url)
     if compare:
-        out = sim.compare(cfg)
+        out = live.compare(cfg)
         runs = [out["prefetch"], out["naive"]]
     else:
-        runs = [sim.simulate(cfg)]
+        runs = [live.simulate(cfg)]
         out = {runs[0].mode: runs[0]}
-    png_path = None if no_png else sim.plot(runs, png)
+    png_path = None if no_png else live.plot_simulation(runs, png)
     if as_json:
-        body = {k: (v.summary() if isinstance(v, sim.SimResult) else v) for k, v in out.items()}
+        body = {k: (v.summary() if isinstance(v, live.SimResult) else v) for k, v in out.items()}
         click.echo(json.dumps({**body, "png": png_path}, indent=2))
         return
     click.echo(f"{'MODE':<9} {'DEVICES':>8} {'UPDATED':>8} {'P50 MS':>8} {'P99 MS':>8} {'MAX MS':>8} "

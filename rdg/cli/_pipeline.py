@@ -167,7 +167,7 @@ def demo(ctx: click.Context, spec_path: str, data: str | None, member: str, as_j
     Example:
       rdg demo && rdg journey m1
     """
-    from rdg.pipeline._demo import run_demo
+    from rdg.pipeline import run_demo
 
     settings = settings_from(ctx)
     result = run_demo(settings, spec_path=spec_path, data=Path(data) if data else None, member=member)
@@ -235,7 +235,7 @@ def deploy(ctx: click.Context, pipelines: tuple[str, ...], spec_path: str, proce
       rdg deploy --writers 2             two graph writer processes
     """
     from rdg.pipeline import load_spec
-    from rdg.pipeline._deploy import deploy as start
+    from rdg.pipeline import deploy as start
 
     results = start(load_spec(spec_path), pipelines or None, settings=settings_from(ctx), processes=processes,
                     writers=writers)
@@ -261,7 +261,7 @@ def status(ctx: click.Context, pipelines: tuple[str, ...], no_lag: bool, as_json
     Example:
       rdg status --json
     """
-    from rdg.pipeline._deploy import status as get_status
+    from rdg.pipeline import status as get_status
 
     rows = get_status(settings_from(ctx), pipelines or None, with_lag=not no_lag)
     if as_json:
@@ -287,7 +287,7 @@ def stop(ctx: click.Context, pipelines: tuple[str, ...], as_json: bool) -> None:
     Example:
       rdg stop games
     """
-    from rdg.pipeline._deploy import stop as halt
+    from rdg.pipeline import stop as halt
 
     stopped = halt(pipelines or None, settings=settings_from(ctx))
     if as_json:
@@ -310,7 +310,7 @@ def logs(ctx: click.Context, pipeline: str, lines: int, follow: bool) -> None:
     """
     import time
 
-    from rdg.pipeline._deploy import log_path, read_log
+    from rdg.pipeline import log_path, read_log
 
     settings = settings_from(ctx)
     for line in read_log(settings, pipeline, lines):

@@ -4,7 +4,7 @@
 ``_scheduler``: fires transitions at their times. ``_recommend`` + ``_api``: prefetch from the
 graph over HTTP. ``_gateway``: one NATS subscription fanned out over WebSocket; ``_device``: what
 a device holds and shows. ``_simulate``: a device fleet that measures all of it.
-``_ops``: blocking one-call-per-verb functions behind ``rdg live``.
+``ops``: blocking one-call-per-verb functions behind ``rdg live`` (public: the CLI's layer).
 """
 
 from rdg.live._api import PrefetchService, create_app, jittered_max_age
@@ -26,7 +26,7 @@ from rdg.live._model import (
 )
 from rdg.live._recommend import GraphShape, MemberFeatures, Recommendation, Recommender, content_map
 from rdg.live._scheduler import Scheduler, next_due
-from rdg.live._simulate import SimConfig, SimResult, compare, simulate
+from rdg.live._simulate import SimConfig, SimResult, compare, plot_simulation, simulate
 from rdg.live._store import EventStore, LiveNames
 
 __all__ = [
@@ -63,5 +63,6 @@ __all__ = [
     "next_due",
     "parse_duration",
     "parse_time",
+    "plot_simulation",
     "simulate",
 ]

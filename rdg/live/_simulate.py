@@ -41,7 +41,7 @@ from typing import Any
 from rdg.errors import EnvironmentMissingError, RdgError, ServerError
 from rdg.stack import free_ports
 
-__all__ = ["SimConfig", "SimResult", "build_member_graph", "compare", "plot", "simulate"]
+__all__ = ["SimConfig", "SimResult", "build_member_graph", "compare", "plot_simulation", "simulate"]
 
 GENRES = ("football", "drama", "comedy", "tennis")
 
@@ -447,7 +447,7 @@ def compare(cfg: SimConfig) -> dict[str, Any]:
     return {"prefetch": pre, "naive": naive, "origin_peak_ratio": ratio}
 
 
-def plot(results: list[SimResult], path: str) -> str:
+def plot_simulation(results: list[SimResult], path: str) -> str:
     """Draw the latency distribution and the origin request rate of each run into one PNG."""
     try:
         import matplotlib

@@ -6,26 +6,38 @@ dead-letter output. Run one in the foreground (:func:`run_pipeline`), preview sa
 """
 
 from rdg.pipeline._dataflow import CompiledPipeline, compile_pipeline, pipeline_dir, to_graph_model
+from rdg.pipeline._demo import DemoResult, run_demo
+from rdg.pipeline._deploy import WRITER, DeployResult, PipelineStatus, deploy, log_path, read_log, status, stop
 from rdg.pipeline._metrics import Metrics
 from rdg.pipeline._run import PreviewItem, RunResult, init_graph_schema, load_spec, preview, run_pipeline
 from rdg.pipeline._sample import generate, write_samples, write_tables
 from rdg.pipeline._steps import DeadLetter, PipelineSteps, RawEvent, to_epoch_ms
 
 __all__ = [
+    "WRITER",
     "CompiledPipeline",
     "DeadLetter",
+    "DemoResult",
+    "DeployResult",
+    "PipelineStatus",
     "Metrics",
     "PipelineSteps",
     "PreviewItem",
     "RawEvent",
     "RunResult",
     "compile_pipeline",
+    "deploy",
     "generate",
     "init_graph_schema",
     "load_spec",
+    "log_path",
     "pipeline_dir",
     "preview",
+    "read_log",
+    "run_demo",
     "run_pipeline",
+    "status",
+    "stop",
     "to_epoch_ms",
     "to_graph_model",
     "write_samples",

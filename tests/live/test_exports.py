@@ -8,7 +8,7 @@ LIVE = {
     "LiveEvent", "LiveNames", "MemberFeatures", "PrefetchService", "Recommendation", "Recommender",
     "ScheduleError", "Scheduler", "SimConfig", "SimResult", "Stage", "State", "TRANSITIONS", "apply",
     "check_event_id", "compare", "content_map", "create_app", "display_key", "jittered_max_age", "new_event",
-    "next_due", "parse_duration", "parse_time", "simulate", "valid_message",
+    "next_due", "parse_duration", "parse_time", "plot_simulation", "simulate", "valid_message",
 }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rdg.errors import RdgError
-from rdg.live._simulate import SimConfig, compare, plot
+from rdg.live import SimConfig, compare, plot_simulation
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
@@ -23,7 +23,7 @@ def test_prefetch_vs_naive_same_run(nats_url: str, tmp_path) -> None:
     assert naive.origin_peak_rps_at_start > 0 and naive.offered_peak_rps_at_start > 0
     assert out["origin_peak_ratio"] == pre.origin_peak_rps_at_start / naive.origin_peak_rps_at_start
     assert all(x >= 0 for x in pre.latencies_ms) and len(pre.latencies_ms) == 400
-    png = plot([pre, naive], str(tmp_path / "sim.png"))
+    png = plot_simulation([pre, naive], str(tmp_path / "sim.png"))
     assert (tmp_path / "sim.png").stat().st_size > 10_000 and png.endswith("sim.png")
 
 

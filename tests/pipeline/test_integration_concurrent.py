@@ -23,7 +23,7 @@ from rdg.config import Settings
 from rdg.errors import RetryableError
 from rdg.graph import check, connect
 from rdg.pipeline import load_spec
-from rdg.pipeline._deploy import WRITER, deploy, status, stop
+from rdg.pipeline import WRITER, deploy, status, stop
 from tests.pipeline.corpus import actual, diff, make_corpus, oracle
 from tests.pipeline.kafka_topics import read_json_topic
 from tests.pipeline.private_graph import PrivateJanusGraph

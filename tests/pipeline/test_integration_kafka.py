@@ -20,7 +20,7 @@ import pytest
 
 from rdg.config import Settings
 from rdg.pipeline import generate, load_spec
-from rdg.pipeline._deploy import deploy, status, stop
+from rdg.pipeline import deploy, status, stop
 from tests.pipeline.expected import expected_games, with_prefix
 from tests.pipeline.kafka_topics import read_json_topic
 from tests.pipeline.private_graph import PrivateJanusGraph

@@ -31,7 +31,7 @@ from rdg.errors import ConfigError
 from rdg.pipeline._dataflow import pipeline_dir, writes_through_writers
 from rdg.pipeline._metrics import read_metrics
 from rdg.spec import PipelinesSpec
-from rdg.stack import pid_alive
+from rdg.stack import pid_alive, write_private
 
 __all__ = ["WRITER", "DeployResult", "PipelineStatus", "deploy", "log_path", "read_log", "status", "stop"]
 
@@ -133,7 +133,6 @@ def _start(name: str, spec: PipelinesSpec, settings: Settings, processes: int, e
 
     folder = pipeline_dir(settings, name)
     folder.mkdir(parents=True, exist_ok=True)
-    folder.chmod(0o700)  # deploy.json below holds the settings, credentials included
     running = _supervisor_pid(folder)
     if running is not None:
         return DeployResult(name, running, processes, True, str(folder))
@@ -147,10 +146,10 @@ def _start(name: str, spec: PipelinesSpec, settings: Settings, processes: int, e
     for old in folder.glob("metrics-*.json"):  # keep 0..N-1 (their offsets carry over), drop the rest
         if not old.stem.split("-")[-1].isdigit() or int(old.stem.split("-")[-1]) >= processes:
             old.unlink()
-    _write_private(folder / "deploy.json", json.dumps({
+    write_private(folder / "deploy.json", json.dumps({  # the settings, credentials included: 0600 in 0700
         "pipeline": name, "spec": str(Path(spec.file).resolve()), "processes": processes,
         "settings": settings.as_dict(), "deployed_at": time.time(), "cwd": os.getcwd(), **extra,
-    }, indent=2))
+    }, indent=2).encode())
     (folder / "stop-requested").unlink(missing_ok=True)
     log = (folder / LOG_NAME).open("ab")
     env = dict(os.environ)
@@ -161,14 +160,6 @@ def _start(name: str, spec: PipelinesSpec, settings: Settings, processes: int, e
     log.close()
     (folder / "supervisor.pid").write_text(str(proc.pid))
     return DeployResult(name, proc.pid, processes, False, str(folder))
-
-
-def _write_private(path: Path, text: str) -> None:
-    """Write ``text`` to a file only its owner can read (mode 0600 from the first byte on)."""
-    path.unlink(missing_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        out.write(text)
 
 
 def stop(names: Iterable[str] | None = None, *, settings: Settings, timeout: float = 15.0) -> list[str]:

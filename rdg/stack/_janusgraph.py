@@ -63,11 +63,9 @@ def _secure(home: Path, server: Path) -> None:
     """Add TLS and authentication to the server YAML (made 0600: it holds the passwords)."""
     import json
 
-    from rdg.stack._tls import certificates, pkcs12_keystore, secret
+    from rdg.stack._tls import secret, server_keystore
 
-    tls = certificates(home / "tls")
-    store_password = secret(home / "secrets" / "keystore-password")
-    keystore = pkcs12_keystore(tls, home / "secrets" / "server.p12", store_password)
+    _, keystore, store_password = server_keystore(home)
     # berkeleyje even for an inmemory graph: JanusGraph's authenticator writes the default user,
     # then TinkerPop's reads the credentials graph through a second instance (inmemory would be empty)
     credentials = write_conf("janusgraph-berkeleyje.properties", home / "conf" / "credentials.properties",
@@ -106,11 +104,13 @@ def healthy(ports_by_role: dict[str, int], url: str, home: Path | None = None) -
     from janusgraph_python.driver.serializer import JanusGraphBinarySerializersV1
 
     options: dict[str, object] = {}
-    if home is not None and (home / "secrets" / "gremlin-password").exists():
+    if home is not None:
         import ssl
 
-        options = {"username": "rdg", "password": (home / "secrets" / "gremlin-password").read_text().strip(),
-                   "ssl_options": ssl.create_default_context(cafile=str(home / "tls" / "ca.pem"))}
+        secured = client_settings(home, url)
+        options = {"username": secured["gremlin_username"],
+                   "password": Path(secured["gremlin_password_file"]).read_text().strip(),
+                   "ssl_options": ssl.create_default_context(cafile=secured["gremlin_ca_file"])}
     client = Client(url, "g", message_serializer=JanusGraphBinarySerializersV1(), pool_size=1, **options)
     try:
         return client.submit("1+1").all().result(timeout=10) == [2]

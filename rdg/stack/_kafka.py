@@ -84,11 +84,9 @@ def plan(home: Path, specs: list[PortSpec], *, stack_dir: str,
     values = {"host": HOST, "port": port["client"], "controller_port": port["controller"], "data_dir": home / "data"}
     extra = {"version": pom_version(NAME)}
     if secure:
-        from rdg.stack._tls import certificates, pkcs12_keystore, secret
+        from rdg.stack._tls import secret, server_keystore
 
-        tls = certificates(home / "tls")
-        store_password = secret(home / "secrets" / "keystore-password")
-        keystore = pkcs12_keystore(tls, home / "secrets" / "server.p12", store_password)
+        tls, keystore, store_password = server_keystore(home)
         values.update(password=secret(home / "secrets" / "kafka-password"), keystore=keystore,
                       keystore_password=store_password, ca_file=tls["ca"])
         extra["secure"] = "SASL_SSL + PLAIN"
@@ -111,20 +109,22 @@ def client_settings(home: Path, url: str) -> dict[str, str]:
     >>> client_settings(Path("/s/kafka"), "127.0.0.1:9092")["kafka_sasl_password_file"]
     '/s/kafka/secrets/kafka-password'
     """
-    options = {"security.protocol": "SASL_SSL", "sasl.mechanisms": "PLAIN", "sasl.username": "rdg",
-               "ssl.ca.location": str(home / "tls" / "ca.pem")}
-    return {"kafka_bootstrap": url, "kafka_options": ",".join(f"{k}={v}" for k, v in options.items()),
+    options = ",".join(f"{k}={v}" for k, v in _sasl_options(home).items())
+    return {"kafka_bootstrap": url, "kafka_options": options,
             "kafka_sasl_password_file": str(home / "secrets" / "kafka-password")}
+
+
+def _sasl_options(home: Path) -> dict[str, str]:
+    """librdkafka options for the secured broker in ``home``, all but the password."""
+    return {"security.protocol": "SASL_SSL", "sasl.mechanisms": "PLAIN", "sasl.username": "rdg",
+            "ssl.ca.location": str(home / "tls" / "ca.pem")}
 
 
 def _client_options(home: Path | None) -> dict[str, str]:
     """librdkafka options for a health check: SASL_SSL if the broker in ``home`` is secured."""
     if home is None or not (home / "secrets" / "kafka-password").exists():
         return {}
-    settings = client_settings(home, "")
-    options = dict(item.split("=", 1) for item in settings["kafka_options"].split(","))
-    options["sasl.password"] = (home / "secrets" / "kafka-password").read_text().strip()
-    return options
+    return {**_sasl_options(home), "sasl.password": (home / "secrets" / "kafka-password").read_text().strip()}
 
 
 def healthy(ports_by_role: dict[str, int], url: str, home: Path | None = None) -> bool:

@@ -21,14 +21,9 @@ import ipaddress
 import os
 from pathlib import Path
 
-__all__ = ["certificates", "pkcs12_keystore", "secret", "user_nkey", "write_private"]
+__all__ = ["certificates", "pkcs12_keystore", "secret", "server_keystore", "user_nkey", "write_private"]
 
 _DAYS = 365
-
-
-def write_private(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` readable by its owner only (0600, in a 0700 folder)."""
-    _private(path, data)
 
 
 def secret(path: Path) -> str:
@@ -36,7 +31,7 @@ def secret(path: Path) -> str:
     import secrets
 
     if not path.exists():
-        _private(path, secrets.token_urlsafe(24).encode())
+        write_private(path, secrets.token_urlsafe(24).encode())
     return path.read_text().strip()
 
 
@@ -51,17 +46,27 @@ def pkcs12_keystore(files: dict[str, Path], dest: Path, password: str) -> Path:
     ca = x509.load_pem_x509_certificate(files["ca"].read_bytes())
     data = pkcs12.serialize_key_and_certificates(b"server", key, cert, [ca],  # type: ignore[arg-type]
                                                  serialization.BestAvailableEncryption(password.encode()))
-    _private(dest, data)
+    write_private(dest, data)
     return dest
 
 
-def _private(path: Path, data: bytes) -> None:
+def write_private(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` readable by its owner only: 0600 from the first byte on, in a
+    folder made 0700."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.parent.chmod(0o700)
     path.unlink(missing_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as out:
         out.write(data)
+
+
+def server_keystore(home: Path) -> tuple[dict[str, Path], Path, str]:
+    """For a Java server in ``home``: its certificates (:func:`certificates` in ``home/tls``), a
+    PKCS12 keystore of them and the keystore's password (both under ``home/secrets``)."""
+    tls = certificates(home / "tls")
+    password = secret(home / "secrets" / "keystore-password")
+    return tls, pkcs12_keystore(tls, home / "secrets" / "server.p12", password), password
 
 
 def certificates(folder: Path) -> dict[str, Path]:
@@ -94,7 +99,7 @@ def certificates(folder: Path) -> dict[str, Path]:
     server_key = ec.generate_private_key(ec.SECP256R1())
     server_cert = cert("localhost", "rdg local CA", server_key.public_key(), ca_key, ca=False)
     pem = serialization.Encoding.PEM
-    _private(files["server_key"], server_key.private_bytes(pem, serialization.PrivateFormat.PKCS8,
+    write_private(files["server_key"], server_key.private_bytes(pem, serialization.PrivateFormat.PKCS8,
                                                            serialization.NoEncryption()))
     files["server_cert"].write_bytes(server_cert.public_bytes(pem))
     files["ca"].write_bytes(ca_cert.public_bytes(pem))
@@ -106,6 +111,6 @@ def user_nkey(seed_file: Path) -> tuple[Path, str]:
     import nkeys
 
     if not seed_file.exists():
-        _private(seed_file, nkeys.encode_seed(os.urandom(32), nkeys.PREFIX_BYTE_USER))
+        write_private(seed_file, nkeys.encode_seed(os.urandom(32), nkeys.PREFIX_BYTE_USER))
     pair = nkeys.from_seed(bytearray(seed_file.read_bytes().strip()))
     return seed_file, pair.public_key.decode()

@@ -91,6 +91,10 @@ class Settings:
     """Where ``rdg stack`` caches server jars and keeps server data and logs."""
     nats_port: int = 4222
     """Port ``rdg stack up`` gives NATS."""
+    nats_server: str | None = None
+    """The ``nats-server`` binary ``rdg stack up`` runs. Unset (the default): the stack's own build
+    of the current release (built once with Go into ``stack_dir/bin``), else ``nats-server`` on
+    ``PATH``."""
     nats_monitor_port: int = 0
     """Port of NATS's HTTP monitor (``/healthz``); 0 (the default) means client port + 4000."""
     kafka_port: int = 9092

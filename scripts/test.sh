@@ -3,8 +3,9 @@
 # Hunting flaky tests:  bash scripts/test.sh --repeat N [pytest args]  runs the suite N times
 # (each run starts its own servers) and prints how often each test failed.
 #
-# 1. makes sure nats-server, Java 17 and Maven are installed (installs them with apt-get
-#    when run as root; otherwise says the exact command to run);
+# 1. makes sure Java 17 and Maven are installed, and Go (which builds nats-server 2.15 once)
+#    or else Debian's nats-server (installs with apt-get when run as root; otherwise says the
+#    exact command to run);
 # 2. creates .venv with Python 3.11 or 3.12 if it is missing and installs rdg with its
 #    test and bench extras;
 # 3. runs pytest over tests/ and the doctests in rdg/. The session fixtures start real
@@ -30,8 +31,10 @@ apt_install() {  # apt_install <what it is for> <package>...
 }
 
 # --- system tools ---------------------------------------------------------------------
-if ! command -v nats-server >/dev/null && [ ! -x /usr/sbin/nats-server ]; then
-    apt_install "nats-server (NATS with JetStream)" nats-server
+have_go() { command -v go >/dev/null || [ -x /usr/local/go/bin/go ] || [ -x /usr/lib/go/bin/go ]; }
+if ! have_go && ! command -v nats-server >/dev/null && [ ! -x /usr/sbin/nats-server ]; then
+    # Debian's Go is too old to build nats-server 2.15; its nats-server (2.9) runs everything
+    apt_install "nats-server (NATS with JetStream; install Go 1.24+ to get 2.15 instead)" nats-server
 fi
 java_major() { java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -1; }
 if ! command -v java >/dev/null || [ "$(java_major)" -lt 17 ]; then
@@ -60,6 +63,10 @@ if ! .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test,b
     tail -30 .rdg/pip.log >&2
     die "pip could not install rdg (full log: .rdg/pip.log)"
 fi
+
+# --- servers: build nats-server and fetch the jars once, with progress, before pytest ---
+say "preparing the servers (first time: Go builds nats-server, Maven fetches jars)"
+.venv/bin/rdg stack fetch >&2 || die "could not prepare the servers (see above)"
 
 # --- tests ----------------------------------------------------------------------------
 if [ "${1:-}" = "--repeat" ]; then

@@ -10,6 +10,7 @@ A server that cannot start fails the tests that need it; it never skips them.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Iterator
 
@@ -26,11 +27,30 @@ def pytest_report_header() -> str:
     return "rdg stack: real servers start on free ports, once per session, when a test needs them"
 
 
+_READY = {"nats": re.compile(r"Server is ready"), "kafka": re.compile(r"Kafka Server started"),
+          "janusgraph": re.compile(r"Channel started at port")}
+_STARTED: list[str] = []
+"""What each server said when it became ready, for the end of the log (the version that ran)."""
+
+
 def _start(name: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     from rdg.stack import start_for_tests
 
-    with start_for_tests(name, tmp_path_factory.mktemp(f"stack-{name}")) as url:
+    folder = tmp_path_factory.mktemp(f"stack-{name}")
+    said: list[str] = []
+    with start_for_tests(name, folder, progress=said.append) as url:
+        log = (folder / name / "server.log").read_text(errors="replace").splitlines()
+        ready = next((line.strip() for line in log if _READY[name].search(line)), "(no ready line in its log)")
+        _STARTED.append(f"{said[-1]}\n    its log: {ready}")
         yield url
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """List the servers this session ran, with their versions and ready lines."""
+    if _STARTED:
+        terminalreporter.section("rdg stack")
+        for line in _STARTED:
+            terminalreporter.write_line(line)
 
 
 @pytest.fixture(scope="session")

@@ -23,9 +23,10 @@ def stack() -> None:
     """Start, stop and inspect the local servers (no Docker needed).
 
     \b
-    NATS (JetStream), Kafka 4 (KRaft, one node) and JanusGraph Server 1.1 run on
-    127.0.0.1 from ~/.cache/rdg (jars fetched once with Maven). Ports come from the
-    settings nats_port, kafka_port, janusgraph_port, or the flags of `up`.
+    NATS 2.15 (JetStream), Kafka 4.4 (KRaft, one node) and JanusGraph Server 1.1 run
+    on 127.0.0.1 from ~/.cache/rdg (jars fetched once with Maven, nats-server built
+    once with Go, or the one on PATH). Ports come from the settings nats_port,
+    kafka_port, janusgraph_port, or the flags of `up`.
     """
 
 
@@ -107,6 +108,30 @@ def down(ctx: click.Context, only: str | None) -> None:
     from rdg.stack import down as stack_down
 
     stack_down(settings_from(ctx), only=only, progress=click.echo)
+
+
+@stack.command("fetch")
+@_ONLY
+@click.option("--json", "as_json", is_flag=True, help="Print what each server will run as JSON.")
+@click.pass_context
+def fetch(ctx: click.Context, only: str | None, as_json: bool) -> None:
+    """Fetch the jars and build nats-server now, starting nothing.
+
+    Later `rdg stack up` needs no network. nats-server is built from its Go module
+    when Go is installed (else the one on PATH is used, e.g. Debian's 2.9).
+
+    \b
+    Example:
+      rdg stack fetch && rdg stack up
+    """
+    from rdg.stack import prepare
+
+    ready = prepare(settings_from(ctx), only=only, progress=_echo)
+    if as_json:
+        click.echo(json.dumps(ready, indent=2))
+    else:
+        for name, what in ready.items():
+            click.echo(f"{name:<11} {what}")
 
 
 @stack.command("status")

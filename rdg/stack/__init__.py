@@ -8,7 +8,7 @@ loopback with its own folder, log and pid, and is stopped only by the pid we rec
 ['nats', 'kafka', 'janusgraph']
 """
 
-from rdg.stack._control import SERVERS, ServerStatus, down, parse_only, start_for_tests, status, up
+from rdg.stack._control import SERVERS, ServerStatus, down, parse_only, prepare, start_for_tests, status, up
 from rdg.stack._maven import fetch_jars, java_binary
 from rdg.stack._process import ProcessInfo, free_port, free_ports, pid_alive, port_in_use
 from rdg.stack._tls import write_private
@@ -25,6 +25,7 @@ __all__ = [
     "parse_only",
     "pid_alive",
     "port_in_use",
+    "prepare",
     "start_for_tests",
     "status",
     "up",

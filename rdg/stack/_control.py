@@ -25,7 +25,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Callable, Iterator, Mapping, Sequence
 
-from rdg.config import Settings
+from rdg.config import Settings, load_settings
 from rdg.errors import ConfigError, RdgError
 from rdg.stack import _janusgraph, _kafka, _nats
 from rdg.stack._plan import HOST, Plan, PortSpec
@@ -41,7 +41,7 @@ from rdg.stack._process import (
     wait_healthy,
 )
 
-__all__ = ["SERVERS", "ServerStatus", "down", "parse_only", "start_for_tests", "status", "up"]
+__all__ = ["SERVERS", "ServerStatus", "down", "parse_only", "prepare", "start_for_tests", "status", "up"]
 
 SERVERS: dict[str, ModuleType] = {"nats": _nats, "kafka": _kafka, "janusgraph": _janusgraph}
 """Every server ``rdg stack`` knows, in start order."""
@@ -115,9 +115,9 @@ def _chosen_ports(settings: Settings, overrides: Mapping[str, int] | None) -> di
 
 
 def _plan(name: str, home: Path, specs: list[PortSpec], *, stack_dir: str, backend: str,
-          progress: Progress, secure: bool = False) -> Plan:
+          progress: Progress, secure: bool = False, nats_server: str | None = None) -> Plan:
     if name == "nats":
-        return _nats.plan(home, specs, secure=secure)
+        return _nats.plan(home, specs, secure=secure, stack_dir=stack_dir, chosen=nats_server, progress=progress)
     if name == "kafka":
         return _kafka.plan(home, specs, stack_dir=stack_dir, progress=progress, secure=secure)
     return _janusgraph.plan(home, specs, stack_dir=stack_dir, backend=backend, progress=progress, secure=secure)
@@ -133,12 +133,31 @@ def _healthy(info: ProcessInfo) -> bool:
 
 def _preflight(names: Sequence[str]) -> None:
     """Fail early, before anything starts, if a tool is missing."""
-    if "nats" in names:
-        _nats.binary()
     if "kafka" in names or "janusgraph" in names:
         from rdg.stack._maven import java_binary
 
         java_binary()
+
+
+def prepare(settings: Settings, *, only: str | Sequence[str] | None = None,
+            progress: Progress = _quiet) -> dict[str, str]:
+    """Fetch the jars and build ``nats-server`` now, starting nothing (``rdg stack fetch``): later
+    starts need no network. Returns ``{server: what it will run}``.
+
+    Raises:
+        EnvironmentMissingError: Java, Maven, or both Go and a system nats-server are missing.
+        ServerError: Maven or Go failed.
+    """
+    from rdg.stack._maven import fetch_jars, pom_version
+
+    ready: dict[str, str] = {}
+    for name in parse_only(only):
+        if name == "nats":
+            path = _nats.binary(settings.stack_dir, chosen=settings.nats_server, progress=progress)
+            ready[name] = f"nats-server {_nats.version_of(path)} ({path})"
+        else:
+            ready[name] = f"{name} {pom_version(name)} ({fetch_jars(name, settings.stack_dir, progress=progress)})"
+    return ready
 
 
 def _start_all(
@@ -157,7 +176,8 @@ def _start_all(
                                  env=plan.env, extra=plan.extra, tied_to_parent=tied_to_parent))
         for info in started:
             took = wait_healthy(info, lambda info=info: _healthy(info), timeout=timeout, progress=progress)
-            progress(f"{info.name} is healthy on {info.url} (pid {info.pid}, {took:.1f}s)")
+            version = f"version {info.extra['version']}, " if info.extra.get("version") else ""
+            progress(f"{info.name} is healthy on {info.url} ({version}pid {info.pid}, {took:.1f}s)")
     except BaseException:
         for info in started:
             if stop(info):
@@ -234,7 +254,7 @@ def up(
         if fresh:
             shutil.rmtree(home / "data", ignore_errors=True)
         plans.append((_plan(name, home, specs[name], stack_dir=settings.stack_dir, backend=backend,
-                            progress=progress, secure=secure), home))
+                            progress=progress, secure=secure, nats_server=settings.nats_server), home))
     return running + _start_all(plans, timeout=timeout, progress=progress)
 
 
@@ -293,7 +313,8 @@ def status(settings: Settings, *, only: str | Sequence[str] | None = None) -> li
 
 @contextmanager
 def start_for_tests(name: str, directory: str | os.PathLike[str], *,
-                    timeout: float = DEFAULT_TIMEOUT, secure: bool = False) -> Iterator[str]:
+                    timeout: float = DEFAULT_TIMEOUT, secure: bool = False,
+                    progress: Progress = _quiet) -> Iterator[str]:
     """Start one real server on free ports under ``directory``; yield its URL; stop it after.
 
     The server is also told to stop if this Python process dies. Jars come from the usual
@@ -303,19 +324,22 @@ def start_for_tests(name: str, directory: str | os.PathLike[str], *,
         name: ``nats``, ``kafka`` or ``janusgraph`` (inmemory backend).
         directory: A fresh folder for the server's config, data and log (``directory/<name>``).
         secure: TLS and logins (settings for clients from each module's ``client_settings``).
+        progress: Told about a first build or fetch, and the server's version once it is healthy.
 
     Raises:
         RdgError: The server could not start; the message has its last log lines.
     """
     (server,) = parse_only(name)
-    stack_dir = os.environ.get("RDG_STACK_DIR") or Settings().stack_dir
+    settings = load_settings(config_file=None)
+    stack_dir = settings.stack_dir
     home = Path(directory) / server
     _preflight([server])
     main, derived = free_ports(2)  # distinct, and neither derived from the other
     specs = _port_specs(server, {server: main, f"{server}_controller": derived, f"{server}_monitor": derived})
-    plan = _plan(server, home, specs, stack_dir=stack_dir, backend="inmemory", progress=_quiet, secure=secure)
+    plan = _plan(server, home, specs, stack_dir=stack_dir, backend="inmemory", progress=progress, secure=secure,
+                 nats_server=settings.nats_server)
     try:
-        (info,) = _start_all([(plan, home)], timeout=timeout, progress=_quiet, tied_to_parent=True)
+        (info,) = _start_all([(plan, home)], timeout=timeout, progress=progress, tied_to_parent=True)
     except RdgError as err:
         raise type(err)(f"could not start {server} for the tests: {err.message}", hint=err.hint) from err
     try:

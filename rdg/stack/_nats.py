@@ -1,23 +1,38 @@
-"""NATS server with JetStream, from the ``nats-server`` binary (Debian package or newer).
+"""NATS server with JetStream: the stack's own build of the current release, else ``nats-server``
+from ``PATH`` (Debian's package).
+
+Which binary runs (:func:`binary`):
+
+1. ``nats_server`` (setting ``RDG_NATS_SERVER``), if set: that file;
+2. the stack's build of :data:`VERSION` under ``<stack_dir>/bin/``; the first start builds it
+   with ``go install`` (about a minute on two cores) when Go is installed;
+3. ``nats-server`` on ``PATH`` or ``/usr/sbin`` (Debian 12 ships 2.9.10): everything works, and
+   :mod:`rdg.workflow` uses what it can (see ``docs/decisions.md``).
 
 >>> [p.role for p in ports(4222)]
 ['client', 'monitor']
 >>> ports(4222)[1].port
 8222
+>>> VERSION
+'2.15.3'
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import shutil
 import subprocess
 import urllib.request
 from pathlib import Path
+from typing import Callable
 
-from rdg.errors import EnvironmentMissingError
+from rdg.errors import EnvironmentMissingError, ServerError
 from rdg.stack._plan import HOST, Plan, PortSpec
 
-__all__ = ["GATEWAY_DENIED", "NAME", "binary", "client_settings", "healthy", "plan", "ports"]
+__all__ = ["GATEWAY_DENIED", "MODULE", "NAME", "VERSION", "binary", "build", "client_settings", "healthy", "plan",
+           "ports", "version_of"]
 
 GATEWAY_DENIED = ("rdg.>", "$KV.>", "$JS.API.STREAM.DELETE.>", "$JS.API.STREAM.PURGE.>",
                   "$JS.API.STREAM.MSG.DELETE.>")
@@ -26,19 +41,91 @@ GATEWAY_DENIED = ("rdg.>", "$KV.>", "$JS.API.STREAM.DELETE.>", "$JS.API.STREAM.P
 JetStream calls that delete or purge."""
 
 NAME = "nats"
-_HINT = "NATS is needed: apt-get install -y nats-server (or put a newer nats-server on PATH)"
+VERSION = "2.15.3"
+"""The nats-server release the stack builds and tests run on."""
+MODULE = "github.com/nats-io/nats-server/v2"
+_HINT = (f"install Go (the stack then builds nats-server {VERSION} itself), or apt-get install -y nats-server, "
+         "or set RDG_NATS_SERVER to a nats-server binary")
 
 
-def binary() -> str:
-    """Path of ``nats-server``.
+def _go() -> str | None:
+    return shutil.which("go") or next((p for p in ("/usr/local/go/bin/go", "/usr/lib/go/bin/go")
+                                       if os.access(p, os.X_OK)), None)
+
+
+def _system() -> str | None:
+    return shutil.which("nats-server") or ("/usr/sbin/nats-server" if Path("/usr/sbin/nats-server").exists() else None)
+
+
+def build(stack_dir: str | os.PathLike[str], *, progress: Callable[[str], None] | None = None) -> Path:
+    """The stack's ``nats-server`` :data:`VERSION`, built with ``go install`` the first time.
 
     Raises:
-        EnvironmentMissingError: It is not installed.
+        EnvironmentMissingError: Go is not installed.
+        ServerError: The build failed; the message has Go's last lines.
     """
-    found = shutil.which("nats-server") or ("/usr/sbin/nats-server" if Path("/usr/sbin/nats-server").exists() else None)
-    if not found:
-        raise EnvironmentMissingError("`nats-server` is not installed", hint=_HINT)
-    return found
+    target = Path(stack_dir) / "bin" / f"nats-server-{VERSION}" / "nats-server"
+    if os.access(target, os.X_OK):
+        return target
+    go = _go()
+    if not go:
+        raise EnvironmentMissingError(f"Go is not installed, so nats-server {VERSION} cannot be built", hint=_HINT)
+    target.parent.parent.mkdir(parents=True, exist_ok=True)
+    with open(target.parent.parent / ".nats-server.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # another process may be building it
+        if os.access(target, os.X_OK):
+            return target
+        if progress:
+            progress(f"building nats-server {VERSION} with Go into {target.parent} (first time only, about a minute)...")
+        work = target.parent.with_name(target.parent.name + ".partial")
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir()
+        env = {**os.environ, "GOBIN": str(work), "CGO_ENABLED": "0", "GOFLAGS": "-mod=mod"}
+        try:
+            done = subprocess.run([go, "install", f"{MODULE}@v{VERSION}"], capture_output=True, text=True,
+                                  env=env, timeout=900, check=False)
+        except subprocess.TimeoutExpired as err:
+            raise ServerError(f"building nats-server {VERSION} took over 15 minutes", hint=_HINT) from err
+        if done.returncode != 0 or not (work / "nats-server").exists():
+            last = "\n".join((done.stdout + done.stderr).strip().splitlines()[-10:])
+            raise ServerError(f"Go could not build nats-server {VERSION}:\n{last}",
+                              hint="check access to the Go module proxy (GOPROXY), or " + _HINT)
+        shutil.rmtree(target.parent, ignore_errors=True)
+        work.rename(target.parent)
+        if progress:
+            progress(f"built nats-server {VERSION}")
+    return target
+
+
+def binary(stack_dir: str | os.PathLike[str] | None = None, *, chosen: str | None = None,
+           progress: Callable[[str], None] | None = None) -> str:
+    """Path of the ``nats-server`` to run (the order is in the module's docstring).
+
+    Args:
+        stack_dir: The stack cache root (``Settings.stack_dir``); ``None``: do not build, use ``PATH``.
+        chosen: A binary the user named (setting ``nats_server``).
+        progress: Told about a first build, or why the older system binary runs.
+
+    Raises:
+        EnvironmentMissingError: No way to get a nats-server.
+    """
+    if chosen:
+        if not os.access(chosen, os.X_OK):
+            raise EnvironmentMissingError(f"nats_server {chosen!r} is not an executable file",
+                                          hint="set RDG_NATS_SERVER to a nats-server binary, or unset it")
+        return chosen
+    fallback = _system()
+    if stack_dir is not None:
+        try:
+            return str(build(stack_dir, progress=progress))
+        except (EnvironmentMissingError, ServerError) as err:
+            if not fallback:
+                raise
+            if progress:
+                progress(f"using {fallback} ({version_of(fallback)}) instead of nats-server {VERSION}: {err.message}")
+    if not fallback:
+        raise EnvironmentMissingError("no nats-server: it is not built and not installed", hint=_HINT)
+    return fallback
 
 
 def ports(port: int, monitor: int | None = None) -> list[PortSpec]:
@@ -47,7 +134,8 @@ def ports(port: int, monitor: int | None = None) -> list[PortSpec]:
     return [PortSpec("client", port, "--nats-port"), PortSpec("monitor", mon, "--nats-monitor-port")]
 
 
-def _version(nats: str) -> str:
+def version_of(nats: str) -> str:
+    """The version a ``nats-server`` binary reports (``2.15.3``), or ``unknown``."""
     try:
         out = subprocess.run([nats, "--version"], capture_output=True, text=True, timeout=10, check=False)
         return out.stdout.strip().split()[-1].lstrip("v") if out.stdout.strip() else "unknown"
@@ -55,8 +143,10 @@ def _version(nats: str) -> str:
         return "unknown"
 
 
-def plan(home: Path, specs: list[PortSpec], *, secure: bool = False) -> Plan:
-    """Start ``nats-server -js`` with its store under ``home/data``.
+def plan(home: Path, specs: list[PortSpec], *, secure: bool = False, stack_dir: str | os.PathLike[str] | None = None,
+         chosen: str | None = None, progress: Callable[[str], None] | None = None) -> Plan:
+    """Start ``nats-server -js`` with its store under ``home/data`` (which binary: :func:`binary`;
+    ``rdg stack status`` shows its version and path).
 
     ``secure``: clients must use TLS (a certificate from the stack's own CA, under ``home/tls``)
     and log in with one of two user nkeys (seeds in ``home/secrets``, 0600; the config file holds
@@ -65,11 +155,11 @@ def plan(home: Path, specs: list[PortSpec], *, secure: bool = False) -> Plan:
     workflow subject, and delete or purge no stream (:data:`GATEWAY_DENIED`). So only an
     authorised publisher's broadcasts reach devices. :func:`client_settings` gives the settings.
     """
-    nats = binary()
+    nats = binary(stack_dir, chosen=chosen, progress=progress)
     port = {s.role: s.port for s in specs}
     data = home / "data"
     data.mkdir(parents=True, exist_ok=True)
-    extra = {"version": _version(nats)}
+    extra = {"version": version_of(nats), "binary": nats}
     if not secure:
         argv = [nats, "-a", HOST, "-p", str(port["client"]), "-m", str(port["monitor"]), "-js", "-sd", str(data),
                 "-n", f"rdg-{port['client']}"]

@@ -13,6 +13,7 @@ from typing import Iterator
 import pytest
 
 from rdg.stack import free_ports, start_for_tests
+from rdg.config import load_settings
 from rdg.stack._nats import binary, client_settings
 
 pytestmark = pytest.mark.integration
@@ -72,9 +73,11 @@ def password_and_token_servers(tmp_path_factory: pytest.TempPathFactory) -> Iter
     """Two plain nats-servers: one asks for user/password, one for a token (flags, no config file)."""
     folder = tmp_path_factory.mktemp("auth")
     p1, m1, p2, m2 = free_ports(4)
-    procs = [subprocess.Popen([binary(), "-a", "127.0.0.1", "-p", str(p1), "-m", str(m1), "-js", "-sd",
+    settings = load_settings(config_file=None)
+    nats = binary(settings.stack_dir, chosen=settings.nats_server)  # the one the other fixtures run
+    procs = [subprocess.Popen([nats, "-a", "127.0.0.1", "-p", str(p1), "-m", str(m1), "-js", "-sd",
                                str(folder / "a"), "--user", "app", "--pass", "pw-1"], stderr=subprocess.DEVNULL),
-             subprocess.Popen([binary(), "-a", "127.0.0.1", "-p", str(p2), "-m", str(m2), "-js", "-sd",
+             subprocess.Popen([nats, "-a", "127.0.0.1", "-p", str(p2), "-m", str(m2), "-js", "-sd",
                                str(folder / "b"), "--auth", "tok-2"], stderr=subprocess.DEVNULL)]
     try:
         from rdg.stack._process import port_in_use

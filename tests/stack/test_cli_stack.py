@@ -13,6 +13,8 @@ import pytest
 
 from rdg.config import Settings
 from rdg.stack import free_port, free_ports
+from rdg.stack._maven import pom_version
+from rdg.stack._nats import VERSION as nats_version
 from rdg.stack._process import pid_alive, read_state
 
 pytestmark = pytest.mark.timeout(240)
@@ -29,10 +31,11 @@ def _rdg(*args: str, stack_dir: Path, env: dict[str, str] | None = None) -> subp
 
 @pytest.fixture()
 def stack_dir(tmp_path: Path) -> Path:
-    """A private stack folder that shares the real jar cache (so nothing is fetched twice)."""
-    real = Path(os.environ.get("RDG_STACK_DIR") or Settings().stack_dir) / "jars"
-    real.mkdir(parents=True, exist_ok=True)
-    (tmp_path / "jars").symlink_to(real)
+    """A private stack folder that shares the real jar and binary caches (nothing fetched or built twice)."""
+    cache = Path(os.environ.get("RDG_STACK_DIR") or Settings().stack_dir)
+    for shared in ("jars", "bin"):
+        (cache / shared).mkdir(parents=True, exist_ok=True)
+        (tmp_path / shared).symlink_to(cache / shared)
     return tmp_path
 
 
@@ -62,7 +65,9 @@ def test_up_status_down_leaves_nothing_running(stack_dir: Path) -> None:
         assert status.returncode == 0
         assert [(r["name"], r["state"]) for r in rows] == [
             ("nats", "healthy"), ("kafka", "healthy"), ("janusgraph", "healthy")]
-        assert "version 4.1.2" in rows[1]["detail"] and "backend inmemory" in rows[2]["detail"]
+        assert f"version {pom_version('kafka')}" in rows[1]["detail"] and "backend inmemory" in rows[2]["detail"]
+        assert f"version {nats_version}" in rows[0]["detail"], rows[0]  # the stack's build, not Debian's 2.9
+        assert f"nats is healthy on nats://127.0.0.1:{ports['RDG_NATS_PORT']} (version {nats_version}" in done.stderr
         again = _rdg("stack", "up", *_ports(), stack_dir=stack_dir)  # other ports: still "already running"
         assert again.returncode == 0 and again.stderr.count("already running") == 3
         for name in ("nats", "kafka", "janusgraph"):

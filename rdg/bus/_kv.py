@@ -12,7 +12,7 @@ from nats.js.kv import KeyValue
 
 from rdg.errors import ConflictError
 
-__all__ = ["kv_cas", "kv_create", "kv_get"]
+__all__ = ["kv_cas", "kv_create", "kv_get", "kv_keys"]
 
 
 async def kv_get(kv: KeyValue, key: str) -> tuple[bytes | None, int]:
@@ -45,6 +45,22 @@ async def kv_cas(kv: KeyValue, key: str, value: bytes, last: int) -> int:
             raise
         msg = f"'{key}' changed since revision {last}"
         raise ConflictError(msg, hint="read it again and retry the action") from err
+
+
+async def kv_keys(kv: KeyValue, pattern: str = ">") -> list[str]:
+    """Keys matching a NATS subject pattern (``wf.*``: one token; ``step.r1.>``: any depth), in
+    stream order. The server filters (one filter subject, which every JetStream version honours),
+    so a bucket of many other keys costs nothing; an empty match is ``[]``."""
+    watcher = await kv.watch(pattern, ignore_deletes=True, meta_only=True)
+    keys: list[str] = []
+    try:
+        async for entry in watcher:
+            if entry is None:  # the end of the values stored so far
+                break
+            keys.append(entry.key)
+    finally:
+        await watcher.stop()
+    return keys
 
 
 async def kv_create(kv: KeyValue, key: str, value: bytes) -> int:

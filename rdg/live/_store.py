@@ -1,7 +1,7 @@
 """Event state in JetStream KV, changed only by compare-and-set, broadcast after each change.
 
 Every transition reads the event and its KV revision, computes the next event with
-:func:`rdg.live._model.apply`, and writes it with ``kv.update(..., last=revision)``. If someone
+:func:`rdg.live._model.apply`, and writes it with :func:`rdg.bus.kv_cas` (at that revision). If someone
 else changed the event in between, the write is refused and we read again and re-check the
 transition against the new state (so two schedulers, or a scheduler and an operator, can never
 both start an event). After a successful write the small broadcast message is published with
@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from typing import Any, AsyncIterator
 
 from nats.aio.client import Client
-from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError, NoKeysError
+from nats.js.errors import KeyNotFoundError
 
-from rdg.bus import ensure_broadcast_stream, ensure_kv, last_json, publish_json
+from rdg.bus import ensure_broadcast_stream, ensure_kv, kv_cas, kv_create, kv_keys, last_json, publish_json
 from rdg.errors import ConflictError, NotFoundError
 from rdg.live._model import Action, LiveEvent, apply, check_event_id
 
@@ -98,12 +98,8 @@ class EventStore:
 
     async def list(self) -> list[LiveEvent]:
         """Every event, soonest start first."""
-        try:
-            keys = await self.kv.keys()
-        except NoKeysError:
-            return []
         out = []
-        for key in keys:
+        for key in await kv_keys(self.kv):
             try:
                 out.append(await self.get(key))
             except NotFoundError:
@@ -117,8 +113,8 @@ class EventStore:
             ConflictError: An event with that id exists already.
         """
         try:
-            await self.kv.create(event.event_id, _encode(event))
-        except KeyWrongLastSequenceError as err:
+            await kv_create(self.kv, event.event_id, _encode(event))
+        except ConflictError as err:
             raise ConflictError(f"live event {event.event_id!r} exists already",
                                 hint="pick another id, or change it with delay/start/end/cancel") from err
         await self.publish(event)
@@ -151,8 +147,8 @@ class EventStore:
                                     hint="re-read the event and decide again")
             updated = apply(event, action, by=by, now=time.time() if now is None else now, **kwargs)
             try:
-                await self.kv.update(event_id, _encode(updated), last=revision)
-            except KeyWrongLastSequenceError:
+                await kv_cas(self.kv, event_id, _encode(updated), revision)
+            except ConflictError:
                 log.info("event %s changed under us (rev %d); re-checking %s", event_id, revision, action)
                 await asyncio.sleep(0)
                 continue

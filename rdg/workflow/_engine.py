@@ -244,7 +244,7 @@ class Engine:
         passes = 0
         while not self._stop.is_set():
             try:
-                await asyncio.wait_for(self._stop.wait(), timeout=self.reconcile_interval if passes else 0.5)
+                await asyncio.wait_for(self._stop.wait(), timeout=self.reconcile_interval if passes else 0.0)
                 return
             except asyncio.TimeoutError:
                 pass
@@ -297,10 +297,23 @@ class Engine:
                 rec, _ = st.steps[step.id]
                 lost = rec.status is StepStatus.QUEUED and self.clock() - (rec.queued_at or 0) > stale
                 dead = rec.status is StepStatus.RUNNING and self.clock() - (rec.lease_until or self.clock()) > stale
-                if (lost or dead) and step.type not in (StepType.FOREACH, StepType.SUBWORKFLOW):
-                    log.warning("engine: re-sending %s.%s (%s)", run_id, step.id, rec.status.value)
-                    await self.store.dispatch(await self._task(st, step, rec))
+                if lost or dead:
+                    await self._resend(st, step, rec)
             await self._guarded_advance(st)
+
+    async def _resend(self, st: _RunState, step: StepSpec, rec: StepRecord) -> None:
+        """Send a queued step's work item again. Safe to repeat: the stream drops a copy of a work
+        item it holds (same ``Nats-Msg-Id`` within its duplicate window), and a worker acks a copy
+        whose step was claimed or finished since."""
+        if step.type in (StepType.FOREACH, StepType.SUBWORKFLOW):
+            return
+        try:
+            task = await self._task(st, step, rec)
+        except ExpressionError as err:
+            log.warning("engine: cannot re-send %s.%s: %s", st.id, step.id, err)
+            return
+        log.info("engine: re-sending %s.%s (%s)", st.id, step.id, rec.status.value)
+        await self.store.dispatch(task)
 
     # -- event handling ----------------------------------------------------------------------
 
@@ -382,6 +395,10 @@ class Engine:
             del self._cache[run_id]
 
     async def _reload(self, st: _RunState, new: bool = False, hint: dict[str, Any] | None = None) -> None:
+        """Read the run and its steps from KV. The first time this engine takes up a run it did not
+        start, it re-sends the run's queued steps at once: an engine that died between recording a
+        step as QUEUED and sending its work item leaves nothing else to wake it."""
+        taken_up = not st.loaded and not new
         if new and hint is not None and not st.loaded:  # a start event carries the run as created
             st.run, st.rev = RunRecord.from_json(hint["rec"]), int(hint["rev"])
         else:
@@ -395,6 +412,11 @@ class Engine:
         st.loaded = True
         if st.run.status not in RUN_TERMINAL:
             st.closed = False
+            if taken_up:
+                for step in st.spec.steps:
+                    rec = st.steps[step.id][0]
+                    if rec.status is StepStatus.QUEUED:
+                        await self._resend(st, step, rec)
 
     # -- decisions ---------------------------------------------------------------------------
 

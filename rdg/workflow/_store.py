@@ -28,7 +28,7 @@ from nats.js.api import ConsumerConfig, RetentionPolicy, StorageType
 from nats.js.errors import NotFoundError as JsNotFoundError
 from nats.js.kv import KeyValue
 
-from rdg.bus import connect, ensure_kv, ensure_stream, kv_cas, kv_get
+from rdg.bus import connect, ensure_kv, ensure_stream, kv_cas, kv_get, kv_keys
 from rdg.errors import ConfigError, ConflictError, NotFoundError
 from rdg.spec import WorkflowSpec, parse_workflow_data
 from rdg.workflow._models import RunRecord, StepRecord
@@ -204,7 +204,7 @@ class Store:
     async def list_definitions(self) -> list[dict[str, Any]]:
         """``{id, version, description, steps, triggers}`` for every stored workflow."""
         out = []
-        for key in await self._keys(self.defs, "wf.*"):
+        for key in await kv_keys(self.defs, "wf.*"):
             spec, version = await self.get_definition(key[3:])
             out.append({"id": spec.id, "version": version, "description": spec.description,
                         "steps": len(spec.steps), "cron": list(spec.triggers.cron),
@@ -275,18 +275,6 @@ class Store:
             except ConflictError:
                 continue
 
-    async def _keys(self, kv: KeyValue, pattern: str) -> list[str]:
-        """Keys matching a glob. Filtered here: NATS servers before 2.10 mishandle key filters."""
-        import fnmatch
-
-        try:
-            keys = await kv.keys()
-        except Exception as err:  # nats raises NoKeysError when the bucket is empty
-            if type(err).__name__ in ("NoKeysError", "NotFoundError"):
-                return []
-            raise
-        return [k for k in keys if fnmatch.fnmatchcase(k, pattern)]
-
     # -- messages ----------------------------------------------------------------------------
 
     async def emit(self, event: dict[str, Any]) -> None:
@@ -300,8 +288,11 @@ class Store:
 
     async def dispatch(self, task: dict[str, Any]) -> None:
         """Publish a ready step onto the work queue (unconfirmed, like :meth:`emit`: the step is
-        QUEUED in KV, and the reconciliation pass re-sends a dispatch that never arrived)."""
-        await self.nc.publish(self.names.tasks, _dumps(task))
+        QUEUED in KV, and an engine re-sends a dispatch that may not have arrived when it takes the
+        run up, or when the repair pass finds it stale). The ``Nats-Msg-Id`` names the dispatch,
+        so the stream keeps one copy of each however often it is sent."""
+        msg_id = f"{task['run']}.{task['step']}.{task['dispatch']}"
+        await self.nc.publish(self.names.tasks, _dumps(task), headers={"Nats-Msg-Id": msg_id})
 
     async def publish_signal(self, name: str, params: dict[str, Any]) -> None:
         """Publish a named signal; engines start every workflow that waits for it."""

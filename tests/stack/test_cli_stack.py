@@ -185,7 +185,7 @@ def test_a_server_that_fails_shows_its_log_and_the_others_are_stopped(stack_dir:
 
 
 def test_missing_java_says_how_to_install_it(stack_dir: Path, tmp_path: Path) -> None:
-    empty_bin = tmp_path / "bin"
+    empty_bin = tmp_path / "empty-path"
     empty_bin.mkdir()
     done = _rdg("stack", "up", "--only", "kafka", "--kafka-port", str(free_port()), stack_dir=stack_dir,
                 env={"PATH": str(empty_bin), "JAVA_HOME": ""})
@@ -195,7 +195,7 @@ def test_missing_java_says_how_to_install_it(stack_dir: Path, tmp_path: Path) ->
 
 
 def test_missing_maven_with_an_empty_cache_says_how_to_install_it(tmp_path: Path) -> None:
-    java_only = tmp_path / "bin"
+    java_only = tmp_path / "java-only-path"
     java_only.mkdir()
     java = os.path.realpath(subprocess.run(["which", "java"], capture_output=True, text=True).stdout.strip())
     (java_only / "java").symlink_to(java)

@@ -7,6 +7,8 @@ from pathlib import Path
 import yaml
 
 from rdg.config import Settings
+from rdg.stack._maven import pom_version
+from rdg.stack._nats import VERSION as NATS_VERSION
 
 COMPOSE = Path(__file__).resolve().parents[2] / "docker-compose.yml"
 
@@ -42,7 +44,8 @@ def test_ports_match_the_default_settings() -> None:
 def test_servers_are_the_versions_rdg_stack_starts() -> None:
     services = _compose()["services"]
     assert services["nats"]["command"][:1] == ["-js"]  # JetStream on
-    assert services["kafka"]["image"].startswith("apache/kafka:4.")
+    assert services["kafka"]["image"] == f"apache/kafka:{pom_version('kafka')}"  # what `rdg stack up` runs
+    assert services["nats"]["image"].startswith("nats:" + ".".join(NATS_VERSION.split(".")[:2]))
     assert services["kafka"]["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"  # KRaft, one node
     assert services["janusgraph"]["image"].startswith("janusgraph/janusgraph:1.1.")
     assert services["janusgraph"]["environment"]["gremlinserver.maxContentLength"] == "10485760"

@@ -2,11 +2,11 @@
 (``nats-server`` on PATH) against the stack's build (2.15), alternating rounds to spread noise.
 
     .venv/bin/python bench/nats_servers.py                       # 2 rounds each, --quick figures
-    .venv/bin/python bench/nats_servers.py --code /tmp/before     # another checkout's engine
+    .venv/bin/python bench/nats_servers.py --code /tmp/before --code .   # two engines, both servers
 
 Each round starts a fresh server (``rdg.stack.start_for_tests``) and runs ``bench/workflow.py
---quick --json`` from ``--code`` (default: this checkout) against it. Prints one line per round
-and the medians per server, as JSON with ``--json``.
+--quick --json`` from each ``--code`` checkout (default: this one) against it, every combination
+once per round. Prints one line per run and the medians per combination, as JSON with ``--json``.
 """
 
 from __future__ import annotations
@@ -43,25 +43,30 @@ def _round(server: str, code: Path) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--code", type=Path, default=ROOT, help="checkout whose bench/workflow.py and engine run")
+    parser.add_argument("--code", type=Path, action="append",
+                        help="checkout whose bench/workflow.py and engine run (repeat to compare; default: this one)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     stack_dir = load_settings(config_file=None).stack_dir
     servers = {}
     for path in (binary(None), binary(stack_dir)):  # the system's, then the stack's build
         servers[version_of(path)] = path
-    results: dict[str, list[dict[str, Any]]] = {v: [] for v in servers}
+    codes = [c.resolve() for c in (args.code or [ROOT])]
+    results: dict[str, list[dict[str, Any]]] = {}
     for i in range(args.rounds):
-        for version, path in servers.items():
-            got = _round(path, args.code)
-            results[version].append(got)
-            print(f"round {i + 1} nats {version}: " + ", ".join(f"{k} {got[k]}" for k in KEYS), file=sys.stderr)
-    medians = {v: {k: round(statistics.median(r[k] for r in rows), 2) for k in KEYS} for v, rows in results.items()}
+        for code in codes:
+            for version, path in servers.items():
+                label = f"{code.name} on nats {version}"
+                got = _round(path, code)
+                results.setdefault(label, []).append(got)
+                print(f"round {i + 1} {label}: " + ", ".join(f"{k} {got[k]}" for k in KEYS), file=sys.stderr)
+    medians = {label: {k: round(statistics.median(r[k] for r in rows), 2) for k in KEYS}
+               for label, rows in results.items()}
     if args.json:
-        print(json.dumps({"code": str(args.code), "rounds": args.rounds, "medians": medians}))
+        print(json.dumps({"rounds": args.rounds, "medians": medians}))
     else:
-        for version, row in medians.items():
-            print(f"nats {version:<8} " + "  ".join(f"{k} {v}" for k, v in row.items()))
+        for label, row in medians.items():
+            print(f"{label:<28} " + "  ".join(f"{k} {v}" for k, v in row.items()))
 
 
 if __name__ == "__main__":

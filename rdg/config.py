@@ -72,6 +72,9 @@ class Settings:
     """A file holding the Gremlin Server password, so it need not be a setting's value."""
     gremlin_ca_file: str | None = None
     """CA bundle for ``wss://`` Gremlin URLs."""
+    live_retention: float = 7 * 86400.0
+    """Seconds an ended or cancelled live event stays in NATS after it finishes, then the server
+    deletes it (needs NATS 2.11+; older servers keep it); 0 keeps every event. Default 7 days."""
     query_timeout: float = 30.0
     """Seconds a ``rdg query`` may run before it is stopped. Default 30."""
     gremlin_pool_size: int = 4

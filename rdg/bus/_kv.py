@@ -7,12 +7,23 @@ otherwise (someone else wrote first; read again and decide again).
 
 from __future__ import annotations
 
-from nats.js.errors import BadRequestError, KeyDeletedError, KeyNotFoundError, KeyWrongLastSequenceError
+import logging
+
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import (
+    APIError, BadRequestError, KeyDeletedError, KeyNotFoundError, KeyWrongLastSequenceError,
+)
 from nats.js.kv import KeyValue
 
 from rdg.errors import ConflictError
 
-__all__ = ["kv_cas", "kv_create", "kv_get", "kv_keys"]
+__all__ = ["kv_cas", "kv_cas_final", "kv_create", "kv_get", "kv_keys"]
+
+log = logging.getLogger("rdg.bus")
+_WRONG_LAST = (10071, 10164)
+_TTL_DISABLED = 10166
+_warned: set[str] = set()
 
 
 async def kv_get(kv: KeyValue, key: str) -> tuple[bytes | None, int]:
@@ -41,25 +52,70 @@ async def kv_cas(kv: KeyValue, key: str, value: bytes, last: int) -> int:
             return await kv.create(key, value)
         return await kv.update(key, value, last=last)
     except (KeyWrongLastSequenceError, BadRequestError) as err:
-        if isinstance(err, BadRequestError) and getattr(err, "err_code", None) not in (10071, 10164, None):
+        if isinstance(err, BadRequestError) and getattr(err, "err_code", None) not in (*_WRONG_LAST, None):
             raise
         msg = f"'{key}' changed since revision {last}"
         raise ConflictError(msg, hint="read it again and retry the action") from err
 
 
-async def kv_keys(kv: KeyValue, pattern: str = ">") -> list[str]:
-    """Keys matching a NATS subject pattern (``wf.*``: one token; ``step.r1.>``: any depth), in
-    stream order. The server filters (one filter subject, which every JetStream version honours),
-    so a bucket of many other keys costs nothing; an empty match is ``[]``."""
-    watcher = await kv.watch(pattern, ignore_deletes=True, meta_only=True)
+async def kv_cas_final(js: JetStreamContext, bucket: str, key: str, value: bytes, last: int, *,
+                       ttl: float) -> int:
+    """Write a key's last value, like :func:`kv_cas`, and let the server delete it ``ttl`` seconds
+    later (whole seconds, at least 1): the write replaces the key's history (a rollup), so
+    nothing older comes back when it expires.
+
+    Needs NATS 2.11+ (per-message TTL) and a bucket that allows it (nats-py creates buckets so);
+    an older server ignores the TTL and keeps the value, and so does a bucket created before 2.11
+    (said once in the log).
+
+    Raises:
+        ConflictError: The key moved on since ``last`` was read.
+    """
+    subject = f"$KV.{bucket}.{key}"
+    headers = {"Nats-Expected-Last-Subject-Sequence": str(last), "Nats-Rollup": "sub"}
+    try:
+        try:
+            ack = await js.publish(subject, value, headers=dict(headers), msg_ttl=max(1, round(ttl)))
+        except APIError as err:
+            if err.err_code != _TTL_DISABLED:
+                raise
+            if bucket not in _warned:
+                _warned.add(bucket)
+                log.warning("KV bucket %s does not allow per-message TTL (created before NATS 2.11): "
+                            "finished records stay until deleted", bucket)
+            ack = await js.publish(subject, value, headers=dict(headers))
+    except APIError as err:
+        if err.err_code in _WRONG_LAST:
+            raise ConflictError(f"'{key}' changed since revision {last}",
+                                hint="read it again and retry the action") from err
+        raise
+    return ack.seq
+
+
+async def kv_keys(js: JetStreamContext, bucket: str, pattern: str = ">") -> list[str]:
+    """Keys of ``bucket`` matching a NATS subject pattern (``wf.*``: one token; ``step.r1.>``: any
+    depth), deleted ones left out, in stream order; ``[]`` if none.
+
+    The server filters (one filter subject, which every JetStream version honours), so a bucket
+    of many other keys costs nothing. A pull consumer of headers only counts what there is before
+    anything is delivered, so the answer is complete; a KV watcher can signal "no more" before
+    the first key when the client is slow (nats-py's ``keys()`` has that race).
+    """
+    prefix = f"$KV.{bucket}."
+    config = ConsumerConfig(deliver_policy=DeliverPolicy.LAST_PER_SUBJECT, ack_policy=AckPolicy.NONE,
+                            headers_only=True, inactive_threshold=10.0, mem_storage=True)
+    sub = await js.pull_subscribe(prefix + pattern, stream=f"KV_{bucket}", config=config)
     keys: list[str] = []
     try:
-        async for entry in watcher:
-            if entry is None:  # the end of the values stored so far
-                break
-            keys.append(entry.key)
+        remaining = (await sub.consumer_info()).num_pending
+        while remaining > 0:
+            for msg in await sub.fetch(min(remaining, 1000), timeout=10):
+                remaining = msg.metadata.num_pending
+                if (msg.headers or {}).get("KV-Operation") in ("DEL", "PURGE"):
+                    continue
+                keys.append(msg.subject[len(prefix):])
     finally:
-        await watcher.stop()
+        await sub.unsubscribe()
     return keys
 
 

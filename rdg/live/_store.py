@@ -21,9 +21,9 @@ from typing import Any, AsyncIterator
 from nats.aio.client import Client
 from nats.js.errors import KeyNotFoundError
 
-from rdg.bus import ensure_broadcast_stream, ensure_kv, kv_cas, kv_create, kv_keys, last_json, publish_json
+from rdg.bus import ensure_broadcast_stream, ensure_kv, kv_cas, kv_cas_final, kv_create, kv_keys, last_json, publish_json
 from rdg.errors import ConflictError, NotFoundError
-from rdg.live._model import Action, LiveEvent, apply, check_event_id
+from rdg.live._model import Action, LiveEvent, State, apply, check_event_id
 
 log = logging.getLogger("rdg.live")
 
@@ -64,20 +64,26 @@ class LiveNames:
 class EventStore:
     """Read, create and transition live events; use :meth:`open`."""
 
-    def __init__(self, nc: Client, names: LiveNames, kv: Any) -> None:
+    def __init__(self, nc: Client, names: LiveNames, kv: Any, *, retention_s: float | None = None) -> None:
         self.nc = nc
         self.js = nc.jetstream()
         self.names = names
         self.kv = kv
+        self.retention_s = retention_s
 
     @classmethod
-    async def open(cls, nc: Client, names: LiveNames | None = None) -> "EventStore":
-        """Ensure the KV bucket and broadcast stream exist and return a store over them."""
+    async def open(cls, nc: Client, names: LiveNames | None = None, *,
+                   retention_s: float | None = None) -> "EventStore":
+        """Ensure the KV bucket and broadcast stream exist and return a store over them.
+
+        ``retention_s``: an event that ends or is cancelled leaves the KV this many seconds later
+        (NATS 2.11+; older servers keep it); ``None`` or 0 keeps every event.
+        """
         names = names or LiveNames()
         js = nc.jetstream()
         kv = await ensure_kv(js, names.bucket, history=8)
         await ensure_broadcast_stream(js, names.stream, [names.wildcard])
-        return cls(nc, names, kv)
+        return cls(nc, names, kv, retention_s=retention_s)
 
     async def get_with_revision(self, event_id: str) -> tuple[LiveEvent, int]:
         """The event and its KV revision.
@@ -99,7 +105,7 @@ class EventStore:
     async def list(self) -> list[LiveEvent]:
         """Every event, soonest start first."""
         out = []
-        for key in await kv_keys(self.kv):
+        for key in await kv_keys(self.js, self.names.bucket):
             try:
                 out.append(await self.get(key))
             except NotFoundError:
@@ -147,7 +153,11 @@ class EventStore:
                                     hint="re-read the event and decide again")
             updated = apply(event, action, by=by, now=time.time() if now is None else now, **kwargs)
             try:
-                await kv_cas(self.kv, event_id, _encode(updated), revision)
+                if self.retention_s and updated.state in (State.ENDED, State.CANCELLED):
+                    await kv_cas_final(self.js, self.names.bucket, event_id, _encode(updated), revision,
+                                       ttl=self.retention_s)
+                else:
+                    await kv_cas(self.kv, event_id, _encode(updated), revision)
             except ConflictError:
                 log.info("event %s changed under us (rev %d); re-checking %s", event_id, revision, action)
                 await asyncio.sleep(0)

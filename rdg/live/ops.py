@@ -40,7 +40,7 @@ async def _with_store(settings: Any, namespace: str, fn: Callable[[EventStore], 
 
     nc = await connect_with(settings, name="rdg-live")
     try:
-        return await fn(await EventStore.open(nc, LiveNames(namespace)))
+        return await fn(await EventStore.open(nc, LiveNames(namespace), retention_s=settings.live_retention))
     finally:
         await nc.close()
 

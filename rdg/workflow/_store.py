@@ -204,7 +204,7 @@ class Store:
     async def list_definitions(self) -> list[dict[str, Any]]:
         """``{id, version, description, steps, triggers}`` for every stored workflow."""
         out = []
-        for key in await kv_keys(self.defs, "wf.*"):
+        for key in await kv_keys(self.js, self.names.defs, "wf.*"):
             spec, version = await self.get_definition(key[3:])
             out.append({"id": spec.id, "version": version, "description": spec.description,
                         "steps": len(spec.steps), "cron": list(spec.triggers.cron),

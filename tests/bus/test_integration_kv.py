@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import pytest
 
-from rdg.bus import connect, ensure_kv, kv_cas, kv_create, kv_get, kv_keys
+from nats.js.api import StreamConfig
+
+from rdg.bus import connect, ensure_kv, kv_cas, kv_cas_final, kv_create, kv_get, kv_keys
 from rdg.errors import ConflictError
 
 pytestmark = pytest.mark.integration
@@ -18,17 +21,17 @@ async def test_keys_are_filtered_by_the_server_and_an_empty_match_is_empty(nats_
     bucket = f"t{uuid.uuid4().hex[:10]}"
     kv = await ensure_kv(js, bucket)
     try:
-        assert await kv_keys(kv) == []
+        assert await kv_keys(js, bucket) == []
         for i in range(300):
             await kv.put(f"step.r{i % 3}.s{i}", b"x")
         await kv.put("wf.alpha", b"1")
         await kv.put("wfv.alpha.1", b"1")
         await kv.put("wf.beta", b"1")
         await kv.delete("wf.beta")
-        assert await kv_keys(kv, "wf.*") == ["wf.alpha"]  # not wfv.*, not the deleted one
-        assert len(await kv_keys(kv, "step.r1.>")) == 100
-        assert len(await kv_keys(kv)) == 302
-        assert await kv_keys(kv, "nothing.*") == []
+        assert await kv_keys(js, bucket, "wf.*") == ["wf.alpha"]  # not wfv.*, not the deleted one
+        assert len(await kv_keys(js, bucket, "step.r1.>")) == 100
+        assert len(await kv_keys(js, bucket)) == 302
+        assert await kv_keys(js, bucket, "nothing.*") == []
     finally:
         await js.delete_key_value(bucket)
         await nc.close()
@@ -50,4 +53,36 @@ async def test_compare_and_set_refuses_a_stale_revision(nats_url: str) -> None:
         assert await kv_get(kv, "k") == (b"2", newer)
     finally:
         await js.delete_key_value(bucket)
+        await nc.close()
+
+
+async def test_a_final_write_is_compare_and_set_and_expires_on_new_servers(nats_url: str,
+                                                                           caplog: pytest.LogCaptureFixture) -> None:
+    nc = await connect(nats_url)
+    js = nc.jetstream()
+    bucket = f"t{uuid.uuid4().hex[:10]}"
+    kv = await ensure_kv(js, bucket, history=8)
+    old = f"t{uuid.uuid4().hex[:10]}"  # a bucket as NATS before 2.11 made them: no per-message TTL
+    await js.add_stream(StreamConfig(name=f"KV_{old}", subjects=[f"$KV.{old}.>"], allow_rollup_hdrs=True,
+                                     deny_delete=True, max_msgs_per_subject=8, allow_msg_ttl=False))
+    old_kv = await js.key_value(old)
+    try:
+        first = await kv_create(kv, "k", b"1")
+        second = await kv_cas(kv, "k", b"2", first)
+        with pytest.raises(ConflictError):
+            await kv_cas_final(js, bucket, "k", b"last", first, ttl=1)
+        await kv_cas_final(js, bucket, "k", b"last", second, ttl=1)
+        assert (await kv_get(kv, "k"))[0] == b"last"
+        rev = await kv_create(old_kv, "k", b"1")
+        await kv_cas_final(js, old, "k", b"last", rev, ttl=1)
+        version = nc.connected_server_version
+        if (version.major, version.minor) >= (2, 11):
+            assert "does not allow per-message TTL" in caplog.text  # said, and written without it
+        await asyncio.sleep(2.5)
+        gone = (version.major, version.minor) >= (2, 11)
+        assert (await kv_get(kv, "k"))[0] == (None if gone else b"last")  # no older revision comes back
+        assert (await kv_get(old_kv, "k"))[0] == b"last"  # kept where the TTL cannot apply
+    finally:
+        await js.delete_key_value(bucket)
+        await js.delete_stream(f"KV_{old}")
         await nc.close()

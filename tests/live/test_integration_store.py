@@ -81,3 +81,32 @@ async def test_republish_is_stored_once(store: EventStore) -> None:
     assert first == again
     info = await store.js.stream_info(store.names.stream)
     assert info.state.messages == 1
+
+
+async def test_finished_events_leave_after_their_retention_on_nats_2_11_and_stay_on_older(
+        nc, names, store: EventStore) -> None:
+    """Per-message TTL (NATS 2.11+): an ended or cancelled event is deleted by the server; the
+    event still running is not. On an older server the same calls keep every event."""
+    kept = await EventStore.open(nc, names, retention_s=1)
+    await kept.create(_event("ends", 0))
+    await kept.create(_event("cancelled", 3600))
+    await kept.create(_event("running", 0))
+    for event_id in ("ends", "running"):
+        await kept.transition(event_id, "start", by="ops")
+    ended = await kept.transition("ends", "end", by="ops")
+    await kept.transition("cancelled", "cancel", by="ops")
+    assert ended.state is State.ENDED
+    assert (await kept.get("ends")).state is State.ENDED  # still readable right after
+    version = nc.connected_server_version
+    if (version.major, version.minor) >= (2, 11):
+        for _ in range(100):
+            if [e.event_id for e in await kept.list()] == ["running"]:
+                break
+            await asyncio.sleep(0.1)
+        assert [e.event_id for e in await kept.list()] == ["running"]
+        with pytest.raises(NotFoundError):
+            await kept.get("ends")  # gone, and no older revision came back
+    else:
+        await asyncio.sleep(2.5)
+        assert sorted(e.event_id for e in await kept.list()) == ["cancelled", "ends", "running"]
+    assert (await kept.get("running")).state is State.LIVE

@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "ConfigError",
     "ConflictError",
+    "DurationError",
     "EnvironmentMissingError",
     "IllegalActionError",
     "NotFoundError",
@@ -79,6 +80,10 @@ class SpecError(RdgError):
         self.lints = list(lints)
         text = message or "\n".join(str(lint) for lint in self.lints)
         super().__init__(text)
+
+
+class DurationError(ConfigError, ValueError):
+    """Text that is not a duration (``rdg.duration`` has the grammar)."""
 
 
 class NotFoundError(RdgError):

@@ -28,7 +28,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Iterable, Mapping
 
-from rdg.errors import IllegalActionError, RdgError
+from rdg.duration import parse_duration
+from rdg.errors import DurationError, IllegalActionError, RdgError
 
 __all__ = [
     "Action",
@@ -46,9 +47,6 @@ __all__ = [
 ]
 
 _EVENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
 
 
 class ScheduleError(RdgError):
@@ -192,26 +190,6 @@ def check_event_id(event_id: str) -> str:
     return event_id
 
 
-def parse_duration(text: str | float | int) -> float:
-    """Seconds from ``90``, ``"90s"``, ``"15m"``, ``"1h45m"``, ``"250ms"``.
-
-    >>> parse_duration("15m"), parse_duration(2.5), parse_duration("250ms"), parse_duration("1h45m")
-    (900.0, 2.5, 0.25, 6300.0)
-    """
-    if isinstance(text, (int, float)) and not isinstance(text, bool):
-        if text < 0:
-            raise ScheduleError(f"duration {text} is negative", hint="durations are >= 0")
-        return float(text)
-    raw = str(text).strip()
-    parts = _DURATION_PART.findall(raw)
-    if len(parts) > 1 and "".join(n + u for n, u in parts) == raw:
-        return sum(float(n) * _UNITS[u] for n, u in parts)
-    match = _DURATION.match(raw)
-    if not match:
-        raise ScheduleError(f"bad duration {text!r}", hint="write e.g. 90s, 15m, 2h or 250ms")
-    return float(match.group(1)) * _UNITS[match.group(2)]
-
-
 def parse_time(text: str | float | int, *, now: float | None = None) -> float:
     """Epoch seconds from an ISO-8601 time with a zone, ``now``, ``+15m`` or epoch seconds.
 
@@ -230,9 +208,12 @@ def parse_time(text: str | float | int, *, now: float | None = None) -> float:
     raw = str(text).strip()
     if raw == "now":
         return now
-    if raw.startswith("+"):
-        return now + parse_duration(raw[1:])
     hint = "use ISO-8601 with a zone (2026-11-26T20:00:00Z), 'now', '+15m' or epoch seconds"
+    if raw.startswith("+"):
+        try:
+            return now + parse_duration(raw[1:])
+        except DurationError as err:
+            raise ScheduleError(f"bad time {raw!r}: {err.message}", hint=hint) from err
     try:
         return float(raw)
     except ValueError:

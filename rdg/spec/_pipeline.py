@@ -6,16 +6,16 @@ The pipeline package only ever sees these models, never raw YAML dicts. Build th
 >>> f = FieldSpec("ts", ("after", "updated_at"), "timestamp")
 >>> f.path_text
 'after.updated_at'
->>> parse_duration_ms("250ms"), parse_duration_ms("2s"), parse_duration_ms(100)
-(250, 2000, 100)
+>>> parse_duration_ms("250ms"), parse_duration_ms("2s"), parse_duration_ms("1m30s")
+(250, 2000, 90000)
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from rdg.duration import parse_duration
 from rdg.spec._pipeline_template import Template
 
 __all__ = [
@@ -57,24 +57,15 @@ given as strings decoded in place."""
 
 FILTER_OPS = ("equals", "not_equals", "in", "not_in", "exists", "gt", "gte", "lt", "lte")
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
-
-
 def parse_duration_ms(value: Any) -> int:
-    """Milliseconds from ``250ms``, ``2s``, ``5m``, ``1h``, ``30d`` or a bare number of milliseconds.
+    """Milliseconds in a duration (:mod:`rdg.duration`'s grammar: ``250ms``, ``2s``, ``1h45m``).
+    A bare number is refused: it meant milliseconds here before rdg had one grammar (where it
+    means seconds), so an old spec fails loudly instead of waiting 1,000 times longer.
 
     Raises:
-        ValueError: The value is not a duration.
+        DurationError: Not a duration, or a number without a unit.
     """
-    if isinstance(value, bool):
-        raise ValueError(f"{value!r} is not a duration")
-    if isinstance(value, (int, float)):
-        return int(value)
-    m = _DURATION.match(str(value))
-    if not m:
-        raise ValueError(f"{value!r} is not a duration like 250ms, 2s, 5m or 1h")
-    scale = {"ms": 1, None: 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}[m.group(2)]
-    return int(float(m.group(1)) * scale)
+    return int(round(parse_duration(value, bare_numbers=False) * 1000))
 
 
 @dataclass(frozen=True)

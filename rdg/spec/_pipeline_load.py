@@ -37,7 +37,7 @@ import re
 from pathlib import Path
 from typing import Any, Mapping
 
-from rdg.errors import SpecError
+from rdg.errors import DurationError, SpecError
 from rdg.spec._lint import Lint, LintKind, LintLevel, did_you_mean
 from rdg.spec._pipeline import (
     FIELD_TYPES,
@@ -137,8 +137,8 @@ class _Linter:
             return default
         try:
             return parse_duration_ms(value)
-        except ValueError as err:
-            self.add(path, LintKind.BAD_VALUE, f"{what}: {err}")
+        except DurationError as err:
+            self.add(path, LintKind.BAD_VALUE, f"{what}: {err.message}", err.hint)
             return default
 
     def positive_int(self, value: Any, path: Path_, what: str, default: int) -> int:

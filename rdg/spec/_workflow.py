@@ -36,7 +36,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from rdg.errors import SpecError
+from rdg.duration import parse_duration
+from rdg.errors import DurationError, SpecError
 from rdg.spec._lint import Lint, LintKind, did_you_mean
 from rdg.spec._workflow_expr import ExpressionError, references, templates
 from rdg.spec._yaml import YamlDoc, load_yaml, load_yaml_text
@@ -47,8 +48,6 @@ __all__ = [
 ]
 
 _ID = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
 
 
 class StepType(str, enum.Enum):
@@ -116,24 +115,6 @@ PARAM_PREFIX = "RDG_P_"
 _COMMON = ("id", "type", "depends_on", "if", "params", "retry", "timeout", "on_failure", "breakpoint",
            "description")
 _TOP = ("id", "description", "params", "steps", "timeout", "run_strategy", "max_parallel", "triggers")
-
-
-def parse_duration(value: Any) -> float:
-    """Seconds in a duration: a number, or text like ``500ms``, ``10s``, ``5m``, ``1h``, ``2d``.
-
-    >>> parse_duration("1.5m"), parse_duration(3), parse_duration("250ms")
-    (90.0, 3.0, 0.25)
-    """
-    if isinstance(value, bool):
-        raise ValueError("a duration is a number of seconds or text like '10s'")
-    if isinstance(value, (int, float)):
-        if value < 0:
-            raise ValueError("a duration cannot be negative")
-        return float(value)
-    match = _DURATION.match(str(value))
-    if not match:
-        raise ValueError(f"{value!r} is not a duration; write e.g. 30s, 5m, 1h or a number of seconds")
-    return float(match.group(1)) * _UNITS[match.group(2)]
 
 
 @dataclass(frozen=True)
@@ -296,8 +277,8 @@ class _Checker:
             return None
         try:
             return parse_duration(value)
-        except ValueError as err:
-            self.add(path, LintKind.BAD_VALUE, str(err))
+        except DurationError as err:
+            self.add(path, LintKind.BAD_VALUE, err.message, err.hint)
             return None
 
     def expression(self, path: tuple[Any, ...], expr: Any, params: Mapping[str, ParamSpec],

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from rdg.errors import SpecError
+from rdg.errors import DurationError, SpecError
 from rdg.spec import (
     LintKind,
     Template,
@@ -120,7 +120,8 @@ def _with(old: str, new: str) -> list[str]:
     ("{label: used, from:", "{label: usd, from:", "p.yaml:41:17: unknown edge label 'usd' (did you mean 'used'?)"),
     ('to: "{device_id}"', 'to: "{device_id"', "p.yaml:41:49: to: unclosed '{'"),
     ("format: cdc}\n  backfill", "format: cdcc}\n  backfill", "p.yaml:11:45: unknown format 'cdcc' (did you mean 'cdc'?)"),
-    ("window: 50ms", "window: soon", "p.yaml:16:19: window: 'soon' is not a duration like 250ms, 2s, 5m or 1h"),
+    ("window: 50ms", "window: soon", "p.yaml:16:19: window: 'soon' is not a duration (write e.g. 250ms, 30s"),
+    ("window: 50ms", "window: 50", "p.yaml:16:19: window: 50 has no unit (write e.g. 250ms or 2s)"),
     ("max_batch: 10", "max_batch: 0", "p.yaml:16:36: max_batch must be a whole number >= 1, not 0"),
     ("dead_letter: {file: dead.jsonl}", "dead_letter: {}", "p.yaml:17:3: dead_letter needs exactly one of"),
     ("{field: position_s, gte: 0}", "{field: positon_s, gte: 0}",
@@ -224,8 +225,12 @@ def test_templates_are_field_references_only() -> None:
             Template.parse(bad)
 
 
-def test_durations() -> None:
-    assert [parse_duration_ms(v) for v in ("1.5s", "2m", "1h", "1d", 7)] == [1500, 120000, 3600000, 86400000, 7]
-    for bad in ("fast", True, "-1s"):
-        with pytest.raises(ValueError):
+def test_durations_follow_the_one_grammar_and_refuse_a_bare_number() -> None:
+    assert [parse_duration_ms(v) for v in ("1.5s", "2m", "1h", "1d", "1m30s", "250ms")] == [
+        1500, 120000, 3600000, 86400000, 90000, 250]
+    for bad in ("fast", True, "-1s", "1h-5m", None):
+        with pytest.raises(DurationError):
             parse_duration_ms(bad)
+    with pytest.raises(DurationError) as err:  # it meant milliseconds here once: refused, not reread
+        parse_duration_ms(200)
+    assert err.value.message == "200 has no unit" and err.value.hint == "write e.g. 250ms or 2s"

@@ -28,7 +28,7 @@ description: nightly load
 params:
   day: {type: string, default: "2024-01-01"}
   ids: {type: list, required: true}
-timeout: 1h
+timeout: 1h45m
 run_strategy: sequential
 triggers: {cron: ["0 2 * * *"], signals: [data_ready]}
 steps:
@@ -47,7 +47,7 @@ steps:
       - {id: load, type: python, callable: "flows.load:run", params: {id: "${{ params.id }}"}}
   - {id: report, type: subworkflow, workflow: report, depends_on: [each], on_failure: ignore, wait: false}
 """, "etl.yaml")
-    assert wf.timeout == 3600 and wf.run_strategy is RunStrategy.SEQUENTIAL
+    assert wf.timeout == 6300 and wf.run_strategy is RunStrategy.SEQUENTIAL  # one grammar: 1h45m works here too
     assert wf.triggers.cron == ("0 2 * * *",) and wf.triggers.signals == ("data_ready",)
     extract = wf.step("extract")
     assert extract.retry == RetrySpec(user=2, platform=3, backoff=0.5, factor=3.0)

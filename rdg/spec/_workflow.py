@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import enum
 import re
+from functools import cached_property
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -195,6 +196,16 @@ class StepSpec:
     """The inline workflow a foreach runs per item (from ``steps:``)."""
     line: int = 0
 
+    @cached_property
+    def has_expressions(self) -> bool:
+        """Whether the step reads run state: an ``if:``, a template, or a foreach/subworkflow.
+
+        >>> StepSpec("a", StepType.NOOP, params={"n": "${{ params.n }}"}).has_expressions
+        True
+        """
+        return bool(self.condition or self.type in (StepType.FOREACH, StepType.SUBWORKFLOW)
+                    or templates(dict(self.params)) or templates(dict(self.config)))
+
 
 @dataclass(frozen=True)
 class WorkflowSpec:
@@ -215,10 +226,56 @@ class WorkflowSpec:
 
     def step(self, step_id: str) -> StepSpec:
         """The step with this id (``KeyError`` if none)."""
-        for step in self.steps:
-            if step.id == step_id:
-                return step
-        raise KeyError(step_id)
+        return self.steps[self.positions[step_id]]
+
+    @cached_property
+    def positions(self) -> dict[str, int]:
+        """Each step's index in :attr:`steps`."""
+        return {step.id: i for i, step in enumerate(self.steps)}
+
+    @cached_property
+    def order(self) -> tuple[StepSpec, ...]:
+        """Steps ordered so each comes after all of its dependencies (a valid spec has no cycle).
+
+        >>> wf = WorkflowSpec("w", (StepSpec("b", StepType.NOOP, ("a",)), StepSpec("a", StepType.NOOP)))
+        >>> [s.id for s in wf.order], wf.ancestors["b"], wf.dependents["a"]
+        (['a', 'b'], ('a',), (0,))
+        """
+        done: set[str] = set()
+        order: list[StepSpec] = []
+        pending = list(self.steps)
+        while pending:
+            rest = []
+            for step in pending:
+                if all(d in done for d in step.depends_on):
+                    done.add(step.id)
+                    order.append(step)
+                else:
+                    rest.append(step)
+            if len(rest) == len(pending):
+                raise ValueError(f"workflow '{self.id}' has a dependency cycle")
+            pending = rest
+        return tuple(order)
+
+    @cached_property
+    def ancestors(self) -> dict[str, tuple[str, ...]]:
+        """Every step's direct and indirect dependencies, sorted."""
+        found: dict[str, set[str]] = {}
+        for step in self.order:
+            acc = set(step.depends_on)
+            for dep in step.depends_on:
+                acc |= found[dep]
+            found[step.id] = acc
+        return {sid: tuple(sorted(acc)) for sid, acc in found.items()}
+
+    @cached_property
+    def dependents(self) -> dict[str, tuple[int, ...]]:
+        """For each step id, the indexes (in :attr:`steps`) of the steps that depend on it directly."""
+        table: dict[str, list[int]] = {s.id: [] for s in self.steps}
+        for i, step in enumerate(self.steps):
+            for dep in step.depends_on:
+                table[dep].append(i)
+        return {sid: tuple(found) for sid, found in table.items()}
 
     def downstream(self, step_id: str) -> set[str]:
         """Ids of every step that depends on ``step_id``, directly or not (not including it)."""

@@ -13,7 +13,7 @@ from typing import Any, Mapping
 
 from rdg.errors import ConflictError, IllegalActionError, NotFoundError, RdgTimeoutError
 from rdg.spec import RunStrategy, did_you_mean
-from rdg.workflow._engine import _topological, spec_for_run
+from rdg.workflow._engine import spec_for_run
 from rdg.workflow._models import (
     RUN_TERMINAL, STEP_COMPLETE, RestartMode, RunAction, RunRecord, RunStatus, StepRecord, StepStatus,
     check_action, check_step_action, now,
@@ -174,7 +174,7 @@ class RunHandle:
         spec = await spec_for_run(self.store, run)
         recs = await asyncio.gather(*(self.store.get_step(self.id, s.id) for s in spec.steps))
         depth: dict[str, int] = {}
-        for s in _topological(spec):  # depth = longest chain of dependencies above it (tree view)
+        for s in spec.order:  # depth = longest chain of dependencies above it (tree view)
             depth[s.id] = 1 + max((depth[d] for d in s.depends_on), default=-1)
         steps = []
         for s, (rec, _) in zip(spec.steps, recs):

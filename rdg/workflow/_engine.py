@@ -24,7 +24,6 @@ from typing import Any, Callable
 from rdg.errors import ConflictError, NotFoundError, RdgError
 from rdg.spec import (
     ExpressionError, FailureMode, RunStrategy, StepSpec, StepType, WorkflowSpec, evaluate_async, render_async,
-    templates,
 )
 from rdg.workflow._models import (
     RUN_TERMINAL, STEP_COMPLETE, STEP_FAILED, STEP_NON_TERMINAL, RunRecord, RunStatus, StepRecord, StepStatus, now,
@@ -92,9 +91,6 @@ class Engine:
         self.max_inflight = max_inflight
         self.events_handled = 0
         self._cache: OrderedDict[str, _RunState] = OrderedDict()
-        self._ancestors: dict[int, dict[str, list[str]]] = {}
-        self._dependents: dict[int, dict[str, list[int]]] = {}
-        self._expr_steps: dict[int, bool] = {}
         self._timers: dict[str, float] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._pages: OrderedDict[str, Any] = OrderedDict()
@@ -469,19 +465,11 @@ class Engine:
 
     def _candidates(self, spec: WorkflowSpec, touched: set[str]) -> list[StepSpec]:
         """The touched steps and their direct dependents, in definition order."""
-        table = self._dependents.get(id(spec))
-        if table is None:
-            table = {s.id: [] for s in spec.steps}
-            for i, s in enumerate(spec.steps):
-                for d in s.depends_on:
-                    table[d].append(i)
-            for i, s in enumerate(spec.steps):
-                table[s.id].append(-1 - i)  # the step itself, stored as -1-index
-            self._dependents[id(spec)] = table
         wanted: set[int] = set()
         for sid in touched:
-            for i in table.get(sid, ()):
-                wanted.add(i if i >= 0 else -1 - i)
+            if sid in spec.positions:
+                wanted.add(spec.positions[sid])
+                wanted.update(spec.dependents[sid])
         return [spec.steps[i] for i in sorted(wanted)]
 
     async def _start_ready(self, st: _RunState, candidates: list[StepSpec] | None = None) -> set[str]:
@@ -511,7 +499,7 @@ class Engine:
             if (rec.breakpoint or step.breakpoint) and not rec.released:
                 await self._set_step(st, step.id, status=StepStatus.PAUSED, breakpoint=True)
                 continue
-            need = self._reads_state(step)
+            need = step.has_expressions
             if names is None or (need and not names_full):
                 names, names_full = self._names(st, full=need), need
             if step.condition:
@@ -539,28 +527,12 @@ class Engine:
             "run": {"id": st.run.id, "attempt": st.run.attempt, "workflow": st.run.workflow},
         }
 
-    def _reads_state(self, step: StepSpec) -> bool:
-        """Whether a step has any expression (condition, template, foreach/subworkflow fields)."""
-        found = self._expr_steps.get(id(step))
-        if found is None:
-            found = bool(step.condition or step.type in (StepType.FOREACH, StepType.SUBWORKFLOW)
-                         or templates(dict(step.params)) or templates(dict(step.config)))
-            self._expr_steps[id(step)] = found
-        return found
-
-    def _ancestors_of(self, spec: WorkflowSpec, step_id: str) -> list[str]:
-        table = self._ancestors.get(id(spec))
-        if table is None:
-            table = {sid: sorted(found) for sid, found in _ancestor_sets(spec).items()}
-            self._ancestors[id(spec)] = table
-        return table[step_id]
-
     async def _task(self, st: _RunState, step: StepSpec, rec: StepRecord,
                     names: dict[str, Any] | None = None) -> dict[str, Any]:
         names = names or self._names(st)
         params = {**st.run.params, **await render_async(dict(step.params), names)}
         config = await render_async(dict(step.config), names)
-        upstream = {a: st.steps[a][0].outputs for a in self._ancestors_of(st.spec, step.id) if st.steps[a][0].outputs}
+        upstream = {a: st.steps[a][0].outputs for a in st.spec.ancestors[step.id] if st.steps[a][0].outputs}
         return {
             "run": st.id, "step": step.id, "dispatch": rec.dispatch, "type": step.type.value, "params": params,
             "config": config, "steps": upstream, "timeout": step.timeout, "retry": asdict(step.retry),
@@ -908,33 +880,6 @@ class Engine:
                                       child=child_id, outputs={"run_id": child_id})
         st.steps[step.id] = [new, await self.store.cas_step(st.id, step.id, new, st.steps[step.id][1])]
         await self.store.emit(self._start_event(child, child_rev))
-
-
-def _topological(spec: WorkflowSpec) -> list[StepSpec]:
-    """Steps ordered so each comes after all of its dependencies (the spec has no cycles)."""
-    done: set[str] = set()
-    order: list[StepSpec] = []
-    pending = list(spec.steps)
-    while pending:
-        rest = []
-        for step in pending:
-            if all(d in done for d in step.depends_on):
-                done.add(step.id)
-                order.append(step)
-            else:
-                rest.append(step)
-        pending = rest
-    return order
-
-
-def _ancestor_sets(spec: WorkflowSpec) -> dict[str, set[str]]:
-    out: dict[str, set[str]] = {}
-    for step in _topological(spec):
-        acc: set[str] = set(step.depends_on)
-        for dep in step.depends_on:
-            acc |= out[dep]
-        out[step.id] = acc
-    return out
 
 
 async def _get(kv: Any, key: str) -> tuple[Any, int]:

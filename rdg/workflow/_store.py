@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +37,8 @@ from rdg.workflow._models import RunRecord, StepRecord
 __all__ = ["Store", "StoreNames"]
 
 _PREFIX = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+SPECS_KEPT = 256
+"""Parsed workflow definitions a store keeps in memory (each version counts once)."""
 
 
 @dataclass(frozen=True)
@@ -96,7 +99,8 @@ class Store:
         self.runs = runs
         self.lease = lease
         self._own = own_connection
-        self._specs: dict[tuple[str, int], WorkflowSpec] = {}
+        self._specs: OrderedDict[tuple[str, int], WorkflowSpec] = OrderedDict()
+        """Parsed definitions, the most recently used :data:`SPECS_KEPT`."""
 
     @classmethod
     async def open(cls, url_or_client: str | Client, *, prefix: str = "rdg", lease: float = 30.0,
@@ -189,6 +193,7 @@ class Store:
             NotFoundError: No such workflow or version.
         """
         if version is not None and (wf_id, version) in self._specs:
+            self._specs.move_to_end((wf_id, version))
             return self._specs[(wf_id, version)], version
         key = f"wf.{wf_id}" if version is None else f"wfv.{wf_id}.{version}"
         raw, _ = await kv_get(self.defs, key)
@@ -199,6 +204,9 @@ class Store:
         ver = int(doc["version"])
         if (wf_id, ver) not in self._specs:
             self._specs[(wf_id, ver)] = parse_workflow_data(doc["source"], doc.get("file", "<stored>"))
+            while len(self._specs) > SPECS_KEPT:
+                self._specs.popitem(last=False)
+        self._specs.move_to_end((wf_id, ver))
         return self._specs[(wf_id, ver)], ver
 
     async def list_definitions(self) -> list[dict[str, Any]]:

@@ -13,6 +13,7 @@ import websockets
 
 from rdg.bus import publish_json
 from rdg.live import Device, DeviceLink, EventStore, Gateway, Scheduler, Stage, State, new_event
+from rdg.testing import async_wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
@@ -34,12 +35,8 @@ def _final(start_in: float = 3600.0):
                      stages=[Stage("pre", 0), Stage("main", 600), Stage("post", 3000)])
 
 
-async def until(predicate, timeout: float = 10.0) -> None:
-    deadline = time.time() + timeout
-    while not predicate():
-        if time.time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.02)
+def until(predicate, timeout: float = 10.0):  # noqa: ANN001, ANN201 - a short name for a common wait
+    return async_wait_until(predicate, timeout=timeout, every=0.02, what="the gateway and devices to agree")
 
 
 def device() -> Device:

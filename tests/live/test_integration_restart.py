@@ -14,7 +14,7 @@ import pytest
 from rdg.bus import connect
 from rdg.live import Device, DeviceLink, EventStore, Gateway, LiveNames, new_event
 from rdg.stack import free_port
-from tests.waiting import async_wait_until
+from rdg.testing import async_wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 

@@ -10,7 +10,7 @@ from typing import AsyncIterator
 import pytest
 
 from rdg.live import EventStore, Scheduler, Stage, State, new_event
-from tests.waiting import async_wait_until
+from rdg.testing import async_wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
@@ -28,13 +28,11 @@ async def running(store: EventStore) -> AsyncIterator[Scheduler]:
 
 
 async def wait_for_state(store: EventStore, event_id: str, state: State, timeout: float = 15.0):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
+    async def reached():
         event = await store.get(event_id)
-        if event.state is state:
-            return event
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"{event_id} never reached {state}; last {event.state} {event.history}")
+        return event if event.state is state else None
+
+    return await async_wait_until(reached, timeout=timeout, what=f"{event_id} to reach {state.value}")
 
 
 async def test_starts_on_time_walks_stages_and_ends(store: EventStore) -> None:

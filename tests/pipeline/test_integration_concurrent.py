@@ -27,7 +27,7 @@ from rdg.pipeline import WRITER, deploy, status, stop
 from tests.pipeline.corpus import actual, diff, make_corpus, oracle
 from tests.pipeline.kafka_topics import read_json_topic
 from tests.pipeline.private_graph import PrivateJanusGraph
-from tests.waiting import wait_until
+from rdg.testing import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 

@@ -24,7 +24,7 @@ from rdg.pipeline import deploy, status, stop
 from tests.pipeline.expected import expected_games, with_prefix
 from tests.pipeline.kafka_topics import read_json_topic
 from tests.pipeline.private_graph import PrivateJanusGraph
-from tests.waiting import wait_until
+from rdg.testing import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 

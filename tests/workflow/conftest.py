@@ -11,6 +11,7 @@ from typing import AsyncIterator
 import pytest
 
 from rdg.spec import WorkflowSpec, parse_workflow_text
+from rdg.testing import async_wait_until
 from rdg.workflow import Engine, RunHandle, Store, Worker
 
 
@@ -27,11 +28,10 @@ class Env:
 
     async def step_status(self, handle: RunHandle, step: str, want: str, timeout: float = 20.0) -> None:
         """Wait until a step reaches a status (polling the store; tests only)."""
-        for _ in range(int(timeout / 0.02)):
-            if (await handle.step(step)).status.value == want:
-                return
-            await asyncio.sleep(0.02)
-        raise AssertionError(f"step {step} never became {want}: {(await handle.step(step)).status}")
+        async def reached() -> bool:
+            return (await handle.step(step)).status.value == want
+
+        await async_wait_until(reached, timeout=timeout, every=0.02, what=f"step {step} to become {want}")
 
 
 @pytest.fixture

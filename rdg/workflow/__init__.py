@@ -9,6 +9,7 @@ dispatches ready steps) -> ``_worker`` (claims, runs, heartbeats, reports) -> ``
 
 from rdg.workflow._client import RunHandle, get_run, list_runs, start_run
 from rdg.workflow._engine import Engine
+from rdg.workflow._events import ActionTaken, ChildEnded, Event, RunStarted, StepEnded, Wake
 from rdg.workflow._models import (
     RUN_ACTIONS, RUN_TERMINAL, STEP_ACTIVE, STEP_COMPLETE, STEP_FAILED, STEP_NON_TERMINAL, STEP_RESTARTABLE,
     STEP_RETRYABLE, STEP_TERMINAL, RestartMode, RunAction, RunRecord, RunStatus, StepRecord, StepStatus,
@@ -24,4 +25,5 @@ __all__ = [
     "RunStatus", "STEP_ACTIVE", "STEP_COMPLETE", "STEP_FAILED", "STEP_NON_TERMINAL", "STEP_RESTARTABLE",
     "STEP_RETRYABLE", "STEP_TERMINAL", "StepContext", "StepRecord", "StepRuntime", "StepStatus", "Store",
     "StoreNames", "Worker", "check_action", "check_step_action", "get_run", "list_runs", "start_run",
+    "ActionTaken", "ChildEnded", "Event", "RunStarted", "StepEnded", "Wake",
 ]

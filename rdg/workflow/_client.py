@@ -14,6 +14,7 @@ from typing import Any, Mapping
 from rdg.errors import ConflictError, IllegalActionError, NotFoundError, RdgTimeoutError
 from rdg.spec import RunStrategy, did_you_mean
 from rdg.workflow._engine import spec_for_run
+from rdg.workflow._events import ActionTaken, RunStarted
 from rdg.workflow._models import (
     RUN_TERMINAL, STEP_COMPLETE, RestartMode, RunAction, RunRecord, RunStatus, StepRecord, StepStatus,
     check_action, check_step_action, now,
@@ -72,7 +73,7 @@ async def start_run(store: Store, workflow: str, params: Mapping[str, Any] | Non
         except (IllegalActionError, NotFoundError):
             pass
     if run.status is RunStatus.IN_PROGRESS:
-        await store.emit({"t": "start", "run": run_id, "new": True, "rec": run.as_dict(), "rev": rev})
+        await store.emit(RunStarted(run_id, run.as_dict(), rev))
     await store.index_run(workflow, run_id)
     return RunHandle(store, run_id)
 
@@ -202,7 +203,7 @@ class RunHandle:
                 await self.store.cas_run(run, rev)
             except ConflictError:
                 continue
-            await self.store.emit({"t": "action", "run": self.id})
+            await self.store.emit(ActionTaken(self.id))
             return run
         raise ConflictError(f"run {self.id} kept changing while trying to {action.value} it", hint="try again")
 
@@ -298,7 +299,7 @@ class RunHandle:
                 await self.store.cas_step(self.id, step_id, new, rev)
             except ConflictError:
                 continue
-            await self.store.emit({"t": "action", "run": self.id})
+            await self.store.emit(ActionTaken(self.id))
             return new
         raise ConflictError(f"step {step_id} kept changing while trying to {action.value} it", hint="try again")
 

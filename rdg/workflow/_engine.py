@@ -25,6 +25,7 @@ from rdg.errors import ConflictError, NotFoundError, RdgError
 from rdg.spec import (
     ExpressionError, FailureMode, RunStrategy, StepSpec, StepType, WorkflowSpec, evaluate_async, render_async,
 )
+from rdg.workflow._events import ActionTaken, ChildEnded, Event, RunStarted, StepEnded, Wake, from_wire
 from rdg.workflow._models import (
     RUN_TERMINAL, STEP_COMPLETE, STEP_FAILED, STEP_NON_TERMINAL, RunRecord, RunStatus, StepRecord, StepStatus, now,
 )
@@ -155,13 +156,18 @@ class Engine:
 
     async def _handle_msg(self, msg: Any, sem: asyncio.Semaphore) -> None:
         try:
-            event = json.loads(msg.data)
+            try:
+                event = from_wire(json.loads(msg.data))
+            except ValueError as err:  # not an event this engine knows: nothing to retry
+                log.warning("engine: dropping a malformed event: %s", err)
+                await msg.ack()
+                return
             try:
                 await self.handle(event)
             except NotFoundError as err:
-                log.warning("engine: dropping event %s: %s", event.get("t"), err)
+                log.warning("engine: dropping %s: %s", type(event).__name__, err)
             except Exception:
-                log.exception("engine: event %s for run %s failed; it will be retried", event.get("t"), event.get("run"))
+                log.exception("engine: %s for run %s failed; it will be retried", type(event).__name__, event.run)
                 await msg.nak(delay=1.0)
                 return
             await msg.ack()
@@ -274,7 +280,7 @@ class Engine:
                 except NotFoundError:
                     continue
                 if run.status in (RunStatus.IN_PROGRESS, RunStatus.PAUSED):
-                    await self.handle({"t": "wake", "run": run_id})
+                    await self.handle(Wake(run_id))
                     adopted += 1
         return adopted
 
@@ -313,9 +319,9 @@ class Engine:
 
     # -- event handling ----------------------------------------------------------------------
 
-    async def handle(self, event: dict[str, Any]) -> None:
+    async def handle(self, event: Event) -> None:
         """Apply one event (public so tests and tools can inject one)."""
-        run_id = event["run"]
+        run_id = event.run
         st = self._cache.get(run_id)
         if st is None:
             st = _RunState(run_id)
@@ -324,25 +330,25 @@ class Engine:
         else:
             self._cache.move_to_end(run_id)
         st.touched = self.clock()
-        if event["t"] == "child":
+        if isinstance(event, ChildEnded):
             await self._handle_child(st, event)
             return
         async with st.lock:
-            if not st.loaded or event["t"] == "action":
-                await self._reload(st, new=bool(event.get("new")), hint=event if "rec" in event else None)
+            if not st.loaded or isinstance(event, ActionTaken):
+                await self._reload(st, started=event if isinstance(event, RunStarted) else None)
             for _ in range(10):
                 try:
-                    if event["t"] == "step" and event["step"] in st.steps:
-                        if int(event["rev"]) > st.steps[event["step"]][1]:
-                            st.steps[event["step"]] = [StepRecord.from_json(event["rec"]), int(event["rev"])]
-                    await self._advance(st, {event["step"]} if event["t"] == "step" else None)
+                    if isinstance(event, StepEnded) and event.step in st.steps:
+                        if event.rev > st.steps[event.step][1]:
+                            st.steps[event.step] = [StepRecord.from_json(event.rec), event.rev]
+                    await self._advance(st, {event.step} if isinstance(event, StepEnded) else None)
                     return
                 except ConflictError:
                     await self._reload(st)
             msg = f"run {run_id}: too many conflicting writers"
             raise ConflictError(msg, hint="another engine keeps changing this run; it will be retried")
 
-    async def _handle_child(self, st: _RunState, event: dict[str, Any]) -> None:
+    async def _handle_child(self, st: _RunState, event: ChildEnded) -> None:
         """Child-run endings for one parent are applied in batches: one write per batch, not per child."""
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         st.inbox.append((event, fut))
@@ -390,13 +396,15 @@ class Engine:
                 continue
             del self._cache[run_id]
 
-    async def _reload(self, st: _RunState, new: bool = False, hint: dict[str, Any] | None = None) -> None:
-        """Read the run and its steps from KV. The first time this engine takes up a run it did not
-        start, it re-sends the run's queued steps at once: an engine that died between recording a
-        step as QUEUED and sending its work item leaves nothing else to wake it."""
+    async def _reload(self, st: _RunState, started: RunStarted | None = None) -> None:
+        """Read the run and its steps from KV (``started``: the event of a run just created, which
+        may carry its record). The first time this engine takes up a run it did not start, it
+        re-sends the run's queued steps at once: an engine that died between recording a step as
+        QUEUED and sending its work item leaves nothing else to wake it."""
+        new = started is not None
         taken_up = not st.loaded and not new
-        if new and hint is not None and not st.loaded:  # a start event carries the run as created
-            st.run, st.rev = RunRecord.from_json(hint["rec"]), int(hint["rev"])
+        if started is not None and started.rec is not None and not st.loaded:  # the run as created
+            st.run, st.rev = RunRecord.from_json(started.rec), started.rev
         else:
             st.run, st.rev = await self.store.get_run(st.id)
         st.spec = await spec_for_run(self.store, st.run)
@@ -609,7 +617,7 @@ class Engine:
                 await self.store.cas_run(run, rev)
             except ConflictError:
                 continue
-            await self.store.emit({"t": "action", "run": run_id})
+            await self.store.emit(ActionTaken(run_id))
             return
 
     async def _finish(self, st: _RunState, status: RunStatus, reason: str | None) -> None:
@@ -625,8 +633,9 @@ class Engine:
             await self._stop_step(st, sid)
         run = st.run
         if run.parent:
-            await self.store.emit({"t": "child", "run": run.parent["run"], "step": run.parent["step"],
-                                   "index": run.parent.get("index"), "child": run.id, "status": run.status.value})
+            index = run.parent.get("index")
+            await self.store.emit(ChildEnded(run.parent["run"], run.parent["step"], run.id, run.status.value,
+                                             None if index is None else int(index)))
         elif st.spec.run_strategy is not RunStrategy.PARALLEL or st.spec.max_parallel:
             await self._release(st)
         st.closed = True
@@ -676,7 +685,7 @@ class Engine:
             try:
                 await asyncio.sleep(max(0.0, at - self.clock()))
                 if run_id in self._cache:
-                    await self.handle({"t": "wake", "run": run_id})
+                    await self.handle(Wake(run_id))
             except NotFoundError:
                 pass
             except asyncio.CancelledError:
@@ -770,11 +779,8 @@ class Engine:
             return 0  # created by an earlier try of this decision
 
     @staticmethod
-    def _start_event(run: RunRecord, rev: int) -> dict[str, Any]:
-        event: dict[str, Any] = {"t": "start", "run": run.id, "new": True}
-        if rev:
-            event.update(rec=run.as_dict(), rev=rev)
-        return event
+    def _start_event(run: RunRecord, rev: int) -> RunStarted:
+        return RunStarted(run.id, run.as_dict(), rev) if rev else RunStarted(run.id)
 
     async def _child(self, st: _RunState, step: StepSpec, rec: StepRecord, index: int,
                      names: dict[str, Any]) -> RunRecord:
@@ -795,12 +801,12 @@ class Engine:
                          created_at=started, started_at=started, parent=parent, item=item, index=index,
                          deadline=started + spec.timeout if spec.timeout else None, trigger="foreach")
 
-    async def _on_children(self, st: _RunState, events: list[dict[str, Any]]) -> set[str]:
+    async def _on_children(self, st: _RunState, events: list[ChildEnded]) -> set[str]:
         """Apply child-run endings; returns the steps they touched."""
         touched: set[str] = set()
-        by_step: dict[str, list[dict[str, Any]]] = {}
+        by_step: dict[str, list[ChildEnded]] = {}
         for event in events:
-            by_step.setdefault(event["step"], []).append(event)
+            by_step.setdefault(event.step, []).append(event)
         for sid, evs in by_step.items():
             if sid not in st.steps:
                 continue
@@ -811,20 +817,20 @@ class Engine:
             touched.add(sid)
             if step.type is StepType.SUBWORKFLOW:
                 for event in evs:
-                    if event["child"] != rec.child:
+                    if event.child != rec.child:
                         continue
-                    if event["status"] == RunStatus.SUCCEEDED.value:
+                    if event.status == RunStatus.SUCCEEDED.value:
                         await self._set_step(st, sid, status=StepStatus.SUCCEEDED, ended_at=self.clock(),
-                                             outputs={"run_id": event["child"], "status": event["status"]})
+                                             outputs={"run_id": event.child, "status": event.status})
                     else:
                         await self._fail_step(st, step, StepStatus.USER_FAILED,
-                                              f"subworkflow run {event['child']} ended {event['status']}")
+                                              f"subworkflow run {event.child} ended {event.status}")
                 continue
             tag = _tag(rec)
-            pages: dict[int, list[dict[str, Any]]] = {}
+            pages: dict[int, list[ChildEnded]] = {}
             for event in evs:
-                index = int(event["index"])
-                if event["child"] == f"{st.id}.{sid}.{tag}.{index}":  # else: a child of an earlier attempt
+                index = int(event.index or 0)
+                if event.child == f"{st.id}.{sid}.{tag}.{index}":  # else: a child of an earlier attempt
                     pages.setdefault(index // PAGE, []).append(event)
             fan = dict(rec.fanout)
             for page, page_events in pages.items():
@@ -836,12 +842,12 @@ class Engine:
                 bits = cached[0]
                 counted = 0
                 for event in page_events:
-                    bit = 1 << (int(event["index"]) % PAGE)
+                    bit = 1 << (int(event.index or 0) % PAGE)
                     if bits & bit:
                         continue  # this child's end was counted already
                     bits |= bit
                     counted += 1
-                    fan["ok" if event["status"] == RunStatus.SUCCEEDED.value else "failed"] += 1
+                    fan["ok" if event.status == RunStatus.SUCCEEDED.value else "failed"] += 1
                 fan["running"] -= counted
                 if counted:
                     try:

@@ -32,6 +32,7 @@ from nats.js.kv import KeyValue
 from rdg.bus import connect, ensure_kv, ensure_stream, kv_cas, kv_get, kv_keys
 from rdg.errors import ConfigError, ConflictError, NotFoundError
 from rdg.spec import WorkflowSpec, parse_workflow_data
+from rdg.workflow._events import Event, to_wire
 from rdg.workflow._models import RunRecord, StepRecord
 
 __all__ = ["Store", "StoreNames"]
@@ -285,14 +286,14 @@ class Store:
 
     # -- messages ----------------------------------------------------------------------------
 
-    async def emit(self, event: dict[str, Any]) -> None:
-        """Publish an event for the engines (step outcome, action, child finished, wake-up).
+    async def emit(self, event: Event) -> None:
+        """Publish an event for the engines (a run started, a step ended, an action, a child ended).
 
         Sent without waiting for the stream's acknowledgement: the state change it announces is
         already in KV, so a lost event only delays that run until the engine's reconciliation
         pass reads the state again. Waiting would add a round trip to every step.
         """
-        await self.nc.publish(self.names.events, _dumps(event))
+        await self.nc.publish(self.names.events, _dumps(to_wire(event)))
 
     async def dispatch(self, task: dict[str, Any]) -> None:
         """Publish a ready step onto the work queue (unconfirmed, like :meth:`emit`: the step is

@@ -19,6 +19,7 @@ from typing import Any, Mapping
 
 from rdg.errors import ConflictError, RdgTimeoutError, RetryableError, ServerError, UserStepError
 from rdg.spec import RetrySpec
+from rdg.workflow._events import StepEnded
 from rdg.workflow._models import STEP_TERMINAL, StepRecord, StepStatus, now
 from rdg.workflow._runtimes import DEFAULT_OUTPUT_LIMIT, runtimes as builtin_runtimes
 from rdg.workflow._store import Store
@@ -108,8 +109,7 @@ class Worker:
         status, outputs, error = await self._execute(task, claim, msg)
         done = await self._complete(task, claim, status, outputs, error)
         if done is not None:
-            await self.store.emit({"t": "step", "run": task["run"], "step": task["step"], "rev": done[1],
-                                   "rec": done[0].as_dict()})
+            await self.store.emit(StepEnded(task["run"], task["step"], done[1], done[0].as_dict()))
             self.completed += 1
         await msg.ack()
 
@@ -127,7 +127,7 @@ class Worker:
                 return None
             if rec.status in STEP_TERMINAL or rec.status is StepStatus.WAITING_RETRY:
                 # Done already (maybe the worker died between recording and acking): tell the engine again.
-                await self.store.emit({"t": "step", "run": run_id, "step": step_id, "rev": rev, "rec": rec.as_dict()})
+                await self.store.emit(StepEnded(run_id, step_id, rev, rec.as_dict()))
                 await msg.ack()
                 return None
             if rec.status is StepStatus.RUNNING:
@@ -147,8 +147,7 @@ class Worker:
                         rev = await self.store.cas_step(run_id, step_id, rec, rev)
                     except ConflictError:
                         continue
-                    await self.store.emit({"t": "step", "run": run_id, "step": step_id, "rev": rev,
-                                           "rec": rec.as_dict()})
+                    await self.store.emit(StepEnded(run_id, step_id, rev, rec.as_dict()))
                     await msg.ack()
                     return None
             elif rec.status is not StepStatus.QUEUED:

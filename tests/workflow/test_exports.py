@@ -9,6 +9,7 @@ EXPECTED = {
     "RunStatus", "STEP_ACTIVE", "STEP_COMPLETE", "STEP_FAILED", "STEP_NON_TERMINAL", "STEP_RESTARTABLE",
     "STEP_RETRYABLE", "STEP_TERMINAL", "StepContext", "StepRecord", "StepRuntime", "StepStatus", "Store",
     "StoreNames", "Worker", "check_action", "check_step_action", "get_run", "list_runs", "start_run",
+    "ActionTaken", "ChildEnded", "Event", "RunStarted", "StepEnded", "Wake",
 }
 
 

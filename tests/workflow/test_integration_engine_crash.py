@@ -39,6 +39,7 @@ steps:
 DYING_ENGINE = """
 import asyncio, os, signal, sys
 from rdg.workflow import Engine, Store
+from rdg.workflow import StepEnded
 
 async def main(url, prefix, where):
     store = await Store.open(url, prefix=prefix)
@@ -53,7 +54,7 @@ async def main(url, prefix, where):
     else:  # the event "a ended" arrives and is never handled (nor acknowledged)
         handle = engine.handle
         async def dying_handle(event):
-            if event.get("t") == "step" and event.get("step") == "a" and event["rec"]["status"] == "SUCCEEDED":
+            if isinstance(event, StepEnded) and event.step == "a" and event.rec["status"] == "SUCCEEDED":
                 os.kill(os.getpid(), signal.SIGKILL)
             await handle(event)
         engine.handle = dying_handle

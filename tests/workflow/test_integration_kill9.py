@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from rdg.spec import parse_workflow_text
+from rdg.testing import async_wait_until
 from rdg.workflow import Engine, RunStatus, StepStatus, Store, start_run
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
@@ -48,6 +49,11 @@ steps:
 """
 
 
+def _has_run_steps(ledger: Path, pid: str) -> bool:
+    log = ledger / "executions.log"
+    return log.exists() and any(line.endswith(f" {pid}") for line in log.read_text().splitlines())
+
+
 def _worker(nats_url: str, prefix: str, log: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "rdg", "--set", f"nats_url={nats_url}", "worker", "--prefix", prefix,
@@ -72,8 +78,23 @@ async def test_kill_9_workers_many_times_every_step_completes_exactly_once(nats_
         handle = await start_run(store, "ledgered", {"ledger": str(tmp_path), "size": STEPS})
         rng = random.Random(7)
         while (await handle.status()) is RunStatus.IN_PROGRESS and kills < 25:
-            await asyncio.sleep(rng.uniform(0.25, 0.6))
-            victim = rng.randrange(len(workers))
+            await asyncio.sleep(rng.uniform(0.25, 0.6))  # paces the kills (not synchronisation)
+
+            # Kill only a worker that is running steps: on a busy machine a fresh worker may still
+            # be importing when its turn comes, and a kill then proves nothing. A worker that
+            # ended by itself (it could not connect in time) is started again.
+            async def a_busy_worker() -> tuple[str, int] | None:
+                if (await handle.status()) is not RunStatus.IN_PROGRESS:
+                    return ("run ended", -1)
+                for i, proc in enumerate(workers):
+                    if proc.poll() is not None:
+                        workers[i] = _worker(nats_url, prefix, logs)
+                busy = [i for i, proc in enumerate(workers) if _has_run_steps(tmp_path, str(proc.pid))]
+                return ("victim", rng.choice(busy)) if busy else None
+
+            why, victim = await async_wait_until(a_busy_worker, timeout=90, what="a worker that runs steps")
+            if why == "run ended":
+                break
             os.kill(workers[victim].pid, signal.SIGKILL)  # no goodbye: in-flight steps are orphaned
             workers[victim].wait()
             kills += 1

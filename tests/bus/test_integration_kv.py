@@ -13,6 +13,7 @@ from nats.js.api import StreamConfig
 
 from rdg.bus import connect, ensure_kv, kv_cas, kv_cas_final, kv_create, kv_get, kv_keys
 from rdg.errors import ConflictError
+from rdg.testing import async_wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -85,7 +86,12 @@ async def test_a_final_write_is_compare_and_set_and_expires_on_new_servers(
         new_server = (version.major, version.minor) >= (2, 11)
         if new_server:
             assert "does not allow per-message TTL" in caplog.text  # said, and written without it
-        await asyncio.sleep(2.5)
+        await asyncio.sleep(2.5)  # lets the 1 s TTL pass, to show old_kv's value (and on an old server kv's) stays
+        if new_server:
+            async def expired() -> bool:
+                return (await kv_get(kv, "k"))[0] is None
+
+            await async_wait_until(expired, timeout=10, what="the final write to expire (per-message TTL)")
         assert (await kv_get(kv, "k"))[0] == (None if new_server else b"last")  # no older revision comes back
         assert (await kv_get(old_kv, "k"))[0] == b"last"  # kept where the TTL cannot apply
     finally:

@@ -72,7 +72,7 @@ def _race(url: str, parts: list[list[Any]], seed: int) -> None:
                         except GremlinServerError:  # lock or schema contention between the racers
                             if attempt == 4:
                                 raise
-                            time.sleep(0.05 * (attempt + 1))
+                            time.sleep(0.05 * (attempt + 1))  # backoff of the writer's retry loop, not a wait
         except BaseException as err:  # noqa: BLE001 - reported by the main thread
             errors.append(err)
 

@@ -105,7 +105,9 @@ async def test_a_broadcast_delivered_twice_flips_a_device_once(nc, store: EventS
         await publish_json(store.js, store.names.subject("final"), started.message(), msg_id="again")
         await until(lambda: d.seen.get("final") == 2)
         await links[0].send(json.dumps({"op": "resync"}))  # a third copy, via a snapshot
-        await asyncio.sleep(0.5)
+        await async_wait_until(lambda: links[0].snapshots == 2 and gateway.stats.stale >= 1, timeout=10,
+                               what="the resync snapshot to reach the device and the gateway to drop the "
+                                    "republished copy")
         assert d.flips == 2  # scheduled once, live once
         assert [m["seq"] for _, m in d.log] == [1, 2]
         assert gateway.stats.stale >= 1  # the gateway also dropped the republished copy
@@ -125,7 +127,8 @@ async def test_no_device_ever_receives_a_stage_before_it_happened(store: EventSt
         await asyncio.wait_for(link.connected.wait(), 10)
     sched = Scheduler(store)
     task = asyncio.create_task(sched.run())
-    await asyncio.sleep(0.5)
+    await async_wait_until(lambda: sched.ready.is_set() and "final" in sched.events, timeout=10,
+                           what="the scheduler to have read the final's original plan")
     await store.transition("final", "delay", by="ops", new_start=t0 + 0.8)  # a delay mid-way too
     try:
         await until(lambda: all(d.seen.get("final", 0) >= 6 for d in devices), timeout=20)
@@ -243,7 +246,7 @@ async def test_a_device_that_stops_reading_is_dropped_not_buffered_for_ever(nc, 
             await gw._on_broadcast("x", {"event_id": "flood", "state": "live", "stage": "s" * 150, "seq": seq,
                                          "ts": seq})
             if seq % 500 == 0:
-                await asyncio.sleep(0)  # let the healthy link read
+                await asyncio.sleep(0)  # a yield, not a wait: lets the healthy link read during the flood
         assert gw.stats.closed_slow == 1 and len(gw.conns) == 1
         await until(lambda: healthy.seen.get("flood") == seq, timeout=30)  # the reader that reads got all
         await link.stop()

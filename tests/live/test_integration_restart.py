@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import shutil
 import socket
 import subprocess
@@ -14,7 +13,7 @@ import pytest
 from rdg.bus import connect
 from rdg.live import Device, DeviceLink, EventStore, Gateway, LiveNames, new_event
 from rdg.stack import free_port
-from rdg.testing import async_wait_until
+from rdg.testing import async_wait_until, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -24,14 +23,16 @@ def _nats(port: int, store_dir: Path) -> subprocess.Popen[bytes]:
     assert binary, "nats-server is not installed (apt-get install nats-server)"
     proc = subprocess.Popen([binary, "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", str(store_dir)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 15
-    while time.time() < deadline:
+    def accepting() -> bool:
         with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return proc
-        time.sleep(0.05)
-    proc.kill()
-    raise AssertionError("our nats-server did not start")
+            return s.connect_ex(("127.0.0.1", port)) == 0
+
+    try:
+        wait_until(accepting, timeout=15, what=f"our nats-server to accept connections on port {port}")
+    except AssertionError:
+        proc.kill()
+        raise
+    return proc
 
 
 async def test_gateway_and_devices_survive_a_nats_restart(tmp_path: Path) -> None:
@@ -51,17 +52,24 @@ async def test_gateway_and_devices_survive_a_nats_restart(tmp_path: Path) -> Non
 
         server.terminate()  # NATS goes away...
         server.wait(10)
-        await asyncio.sleep(1.0)
+        await async_wait_until(lambda: not nc.is_connected and not gw_nc.is_connected,
+                               what="both NATS clients to notice the server is gone")
         server = _nats(port, tmp_path / "js")  # ...and comes back with its JetStream data
 
-        deadline = time.time() + 30
-        while True:  # the operator retries until NATS answers again
+        refusals: list[Exception] = []
+
+        async def started() -> bool:  # the operator retries until NATS answers again
             try:
                 await store.transition("final", "start", by="ops")
-                break
-            except Exception:  # noqa: BLE001 - RdgError, or a driver timeout while it reconnects
-                assert time.time() < deadline
-                await asyncio.sleep(0.5)
+            except Exception as err:  # noqa: BLE001 - RdgError, or a driver timeout while it reconnects
+                refusals[:] = [err]
+                return False
+            return True
+
+        try:
+            await async_wait_until(started, timeout=30, every=0.5, what="NATS to accept the operator's start again")
+        except AssertionError as err:
+            raise AssertionError(f"{err}; the last refusal: {refusals[-1:]!r}") from err
         await async_wait_until(lambda: device.seen.get("final") == 2, what="the device to see seq 2")  # the broadcast made it through the gateway
         assert device.showing["final"][0] == "main"
         await link.stop()

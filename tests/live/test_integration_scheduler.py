@@ -52,8 +52,9 @@ async def test_starts_on_time_walks_stages_and_ends(store: EventStore) -> None:
 async def test_follows_a_delay(store: EventStore) -> None:
     t0 = time.time() + 3.0  # room for the delay to land first even on a busy machine
     await store.create(new_event("e2", title="T", start=t0, end=t0 + 30, stages=[Stage("main", 0)]))
-    async with running(store):
-        await asyncio.sleep(0.2)
+    async with running(store) as sched:
+        await async_wait_until(lambda: getattr(sched.events.get("e2"), "seq", None) == 1,
+                               what="the scheduler to hold e2's original, undelayed plan")
         await store.transition("e2", "delay", by="ops", new_start=t0 + 1.5)
         live = await wait_for_state(store, "e2", State.LIVE)
     assert live.history[-1].by == "scheduler"
@@ -88,7 +89,10 @@ async def test_two_schedulers_fire_each_transition_once(store: EventStore) -> No
         except AssertionError as err:  # what each scheduler believed, for whoever meets this next
             views = [(s.events.get("e4"), s.fired) for s in (one, two)]
             raise AssertionError(f"{err}; the schedulers' views and what they fired: {views}") from err
-        await asyncio.sleep(0.2)
+        await async_wait_until(
+            lambda: len(one.fired) + len(two.fired) >= 3
+            and all(getattr(s.events.get("e4"), "state", None) is State.ENDED for s in (one, two)),
+            what="both schedulers to see e4 ended and their fired lists to hold its 3 transitions")
     assert [h.action for h in ended.history] == ["create", "start", "stage", "end"]
     assert len(one.fired) + len(two.fired) == 3
 
@@ -103,7 +107,8 @@ async def test_a_state_written_but_never_published_is_broadcast_by_the_scheduler
     await store.kv.update("e5", _encode(started), last=revision)  # a writer that died before publishing
     assert (await store.last_broadcast("e5"))["seq"] == 1
     async with running(store):
-        deadline = time.time() + 10
-        while (await store.last_broadcast("e5"))["seq"] != 2 and time.time() < deadline:
-            await asyncio.sleep(0.05)
+        async def rebroadcast() -> bool:
+            return (await store.last_broadcast("e5"))["seq"] == 2
+
+        await async_wait_until(rebroadcast, timeout=10, what="the scheduler to broadcast e5's seq 2")
     assert await store.last_broadcast("e5") == started.message()

@@ -9,6 +9,7 @@ import pytest
 
 from rdg.errors import ConflictError, IllegalActionError, NotFoundError
 from rdg.live import EventStore, Stage, State, new_event
+from rdg.testing import async_wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
@@ -99,14 +100,15 @@ async def test_finished_events_leave_after_their_retention_on_nats_2_11_and_stay
     assert (await kept.get("ends")).state is State.ENDED  # still readable right after
     version = nc.connected_server_version
     if (version.major, version.minor) >= (2, 11):
-        for _ in range(100):
-            if [e.event_id for e in await kept.list()] == ["running"]:
-                break
-            await asyncio.sleep(0.1)
+        async def only_running_left() -> bool:
+            return [e.event_id for e in await kept.list()] == ["running"]
+
+        await async_wait_until(only_running_left, timeout=15, every=0.1,
+                               what="the server to delete the ended and the cancelled event after their TTL")
         assert [e.event_id for e in await kept.list()] == ["running"]
         with pytest.raises(NotFoundError):
             await kept.get("ends")  # gone, and no older revision came back
     else:
-        await asyncio.sleep(2.5)
+        await asyncio.sleep(2.5)  # not a wait for anything: lets the 1 s retention pass to show all events stay
         assert sorted(e.event_id for e in await kept.list()) == ["cancelled", "ends", "running"]
     assert (await kept.get("running")).state is State.LIVE

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import time
 import uuid
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from click.testing import CliRunner
 
 from rdg.cli import cli
 from rdg.pipeline import generate
+from rdg.testing import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
@@ -58,12 +58,11 @@ def test_deploy_status_logs_stop(kafka_bootstrap: str, tmp_path: Path, monkeypat
             assert out.exit_code == 0, out.output
             return json.loads(out.output)[0]
 
-        deadline = time.monotonic() + 90
         def done(r: dict) -> bool:
             return r["events_in"] == len(lines) and r["lag"] == 0 and r["dead_letters"] == 3 and r["written"] > 0
 
-        while time.monotonic() < deadline and not done(row()):
-            time.sleep(0.5)
+        wait_until(lambda: done(row()), timeout=90, every=0.5,
+                   what=f"status to show all {len(lines)} events in, lag 0, 3 dead letters and writes")
         state = row()
         assert state["running"] and state["events_in"] == len(lines) and state["lag"] == 0
         assert state["dead_letters"] == 3 and state["written"] > 0 and "dead letter" in state["last_error"]
@@ -85,9 +84,8 @@ def test_deploy_status_logs_stop(kafka_bootstrap: str, tmp_path: Path, monkeypat
                 return False
             return snap["pid"] != int(worker) and row()["restarts"] == 1 and row()["lag"] == 0
 
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not restarted():
-            time.sleep(0.5)
+        wait_until(restarted, timeout=60, every=0.5,
+                   what="a new worker to write metrics, with 1 restart and lag 0 in status")
         after = row()
         assert after["running"] and after["restarts"] == 1 and after["lag"] == 0
         # it resumed from the recovery snapshot instead of reading the topics again from the start

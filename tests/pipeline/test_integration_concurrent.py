@@ -69,7 +69,7 @@ def _produce(bootstrap: str, prefix: str, lines: dict[str, list[str]], *, pause_
                 sent += 1
                 if pause_every and sent % pause_every == 0:
                     producer.flush(10)
-                    time.sleep(0.05)
+                    time.sleep(0.05)  # paces the load generator: the stream still runs when the kills land
     producer.flush(30)
 
 
@@ -108,7 +108,7 @@ def test_all_pipelines_at_once_build_exactly_one_graph(janusgraph: str, kafka_bo
                    timeout=180, what="every pipeline to hand on its first writes")
         producer = threading.Thread(target=_produce, args=(kafka_bootstrap, prefix, rest), kwargs={"pause_every": 50})
         producer.start()
-        time.sleep(1.0)  # mid-stream (whenever it lands, the graph must come out the same)
+        time.sleep(1.0)  # paces the fault injection: kill mid-stream (whenever it lands, the graph must come out the same)
         os.killpg(started["playback"].pid, signal.SIGKILL)  # one pipeline: supervisor and both workers
         writer_folder = Path(started[WRITER].folder)
         victims = _workers_of(writer_folder)

@@ -56,7 +56,7 @@ class Stack:
             producer.produce(self.topic, line.encode(), partition=i % 2)
             if pause:
                 producer.flush(10)
-                time.sleep(pause)
+                time.sleep(pause)  # paces the load generator (a slow stream the test can kill mid-way)
         producer.flush(30)
 
     def dead_letters(self) -> list[dict[str, Any]]:
@@ -177,7 +177,7 @@ def test_kill_9_mid_stream_then_deploy_again_loses_nothing_and_counts_nothing_tw
     wait_until(lambda: stack.status().written > 0, timeout=60, every=0.5, what="the first writes")
     producer = threading.Thread(target=stack.produce, args=(rest,), kwargs={"pause": 0.01})
     producer.start()
-    time.sleep(1.0)
+    time.sleep(1.0)  # paces the fault injection: the kill lands while the rest is still being produced
     os.killpg(started.pid, signal.SIGKILL)  # supervisor and workers, mid-stream
     wait_until(lambda: not stack.status().running, timeout=10, every=0.5, what="the pipeline to be dead")
     producer.join()
@@ -212,7 +212,7 @@ def test_janusgraph_stopped_mid_stream_is_retried_and_nothing_is_lost(kafka_boot
         stack.produce(lines[20:])
         wait_until(lambda: stack.status("graph-writer").retries > 0, timeout=120, every=0.5,
                    what="the graph writer to fail, log and retry")
-        time.sleep(2)
+        time.sleep(2)  # paces the fault injection: JanusGraph stays down a while longer as the writer retries
         server.up()  # and comes back with its data
         _check(stack, lines, server.url)
         assert stack.status().running

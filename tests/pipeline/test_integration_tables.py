@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import textwrap
-import time
 import uuid
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from rdg.config import Settings
 from rdg.pipeline import run_pipeline
 from rdg.pipeline._tables import KafkaTable
 from rdg.spec import DeadLetterSpec, TableSpec, load_pipelines_text
+from rdg.testing import wait_until
 from tests.pipeline.fakes import FakeGraph
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
@@ -46,9 +46,8 @@ def test_table_loads_then_follows_updates_and_deletes(kafka_bootstrap: str) -> N
     try:
         assert table["gm1"]["name"] == "Block Party" and set(table) == {"gm1", "gm2"}  # loaded before use
         _produce(kafka_bootstrap, topic, [("gm3", {"game_id": "gm3", "name": "New"}), ("gm2", None)])
-        deadline = time.monotonic() + 20
-        while ("gm3" not in table or "gm2" in table) and time.monotonic() < deadline:
-            time.sleep(0.2)
+        wait_until(lambda: "gm3" in table and "gm2" not in table, timeout=20, every=0.2,
+                   what="the table to follow the new gm3 and the deletion of gm2")
         assert table["gm3"]["name"] == "New" and "gm2" not in table
     finally:
         table.close()

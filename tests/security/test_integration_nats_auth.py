@@ -15,6 +15,7 @@ import pytest
 from rdg.stack import free_ports, start_for_tests
 from rdg.config import load_settings
 from rdg.stack._nats import binary, client_settings
+from rdg.testing import async_wait_until, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -82,9 +83,8 @@ def password_and_token_servers(tmp_path_factory: pytest.TempPathFactory) -> Iter
     try:
         from rdg.stack._process import port_in_use
 
-        deadline = time.monotonic() + 30
-        while not (port_in_use(p1) and port_in_use(p2)) and time.monotonic() < deadline:
-            time.sleep(0.1)
+        wait_until(lambda: port_in_use(p1) and port_in_use(p2), timeout=30, every=0.1,
+                   what="both nats-servers (password, token) to listen")
         yield f"nats://127.0.0.1:{p1}", f"nats://127.0.0.1:{p2}"
     finally:
         for proc in procs:
@@ -136,9 +136,8 @@ async def test_the_gateway_user_serves_devices_but_cannot_forge_a_broadcast(secu
         with pytest.raises(Exception):
             await (await guest.jetstream().key_value(names.bucket)).put("final", b"{}")
         await store.transition("final", "start", by="ops")  # the real publisher still gets through
-        deadline = time.time() + 10
-        while device.seen.get("final") != 2 and time.time() < deadline:
-            await asyncio.sleep(0.05)
+        await async_wait_until(lambda: device.seen.get("final") == 2, timeout=10,
+                               what="the device to see the real start (seq 2)")
         assert device.seen["final"] == 2 and device.showing["final"][0] != "ended"
         await link.stop()
         await gateway.close()

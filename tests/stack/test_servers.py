@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -19,6 +18,7 @@ from rdg.stack import down, fetch_jars, free_port, up
 from rdg.stack._kafka import _format
 from rdg.stack._maven import java_binary, java_major
 from rdg.stack._process import pid_alive
+from rdg.testing import wait_until
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -90,7 +90,7 @@ def test_a_test_server_dies_with_the_process_that_started_it(tmp_path: Path) -> 
         "from rdg.stack._process import read_state\n"
         "with start_for_tests('nats', sys.argv[1]) as url:\n"
         "    print(read_state(__import__('pathlib').Path(sys.argv[1]) / 'nats').pid, flush=True)\n"
-        "    time.sleep(300)\n"
+        "    time.sleep(300)\n"  # the owner just stays alive until the test SIGKILLs it: not a wait
     )
     owner = subprocess.Popen([sys.executable, "-c", script, str(tmp_path)], stdout=subprocess.PIPE, text=True)
     try:
@@ -99,7 +99,6 @@ def test_a_test_server_dies_with_the_process_that_started_it(tmp_path: Path) -> 
     finally:
         owner.send_signal(signal.SIGKILL)  # no cleanup code runs in the owner
         owner.wait()
-    deadline = time.monotonic() + 20
-    while pid_alive(server_pid) and time.monotonic() < deadline:
-        time.sleep(0.1)
+    wait_until(lambda: not pid_alive(server_pid), timeout=20, every=0.1,
+               what=f"the orphaned nats-server (pid {server_pid}) to exit")
     assert not pid_alive(server_pid)

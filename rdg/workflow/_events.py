@@ -89,12 +89,14 @@ def to_wire(event: Event) -> dict[str, Any]:
     return {"t": "wake", "run": event.run}
 
 
-def from_wire(data: dict[str, Any]) -> Event:
+def from_wire(data: Any) -> Event:
     """The event a published JSON object describes.
 
     Raises:
-        ValueError: An unknown kind, or a field missing.
+        ValueError: Not an object, an unknown kind, or a field missing.
     """
+    if not isinstance(data, dict):
+        raise ValueError(f"an event is a JSON object, not {type(data).__name__}")
     kind = data.get("t")
     try:
         if kind == "start":
@@ -109,6 +111,8 @@ def from_wire(data: dict[str, Any]) -> Event:
                               None if index is None else int(index))
         if kind == "wake":
             return Wake(data["run"])
-    except (KeyError, TypeError) as err:
+    except KeyError as err:
         raise ValueError(f"event {kind!r} lacks {err}") from err
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"event {kind!r} has a bad field: {err}") from err
     raise ValueError(f"unknown event kind {kind!r}")

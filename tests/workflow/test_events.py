@@ -30,7 +30,8 @@ def test_each_event_has_the_wire_form_older_processes_use(event: object, wire: d
     ({"t": "tea", "run": "r1"}, "unknown event kind 'tea'"),
     ({"run": "r1"}, "unknown event kind None"),
     ({"t": "step", "run": "r1", "step": "a"}, "event 'step' lacks 'rev'"),
-    ({"t": "step", "run": "r1", "step": "a", "rev": None, "rec": {}}, "event 'step' lacks"),
+    ({"t": "step", "run": "r1", "step": "a", "rev": None, "rec": {}}, "event 'step' has a bad field"),
+    ([1, 2], "an event is a JSON object, not list"),
 ])
 def test_a_malformed_event_is_a_clear_error(wire: dict, problem: str) -> None:
     with pytest.raises(ValueError, match=problem):

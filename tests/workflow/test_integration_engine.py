@@ -40,6 +40,18 @@ steps:
     assert steps["join"]["status"] == "SUCCEEDED"  # one branch taken is enough
 
 
+async def test_malformed_events_are_dropped_and_the_engine_goes_on(wf, caplog: pytest.LogCaptureFixture) -> None:
+    await wf.push("id: tiny\nsteps:\n  - {id: a, type: noop}\n")
+    for junk in (b"not json", b'{"t": "tea", "run": "r1"}', b'{"t": "step", "run": "r1"}', b"[1, 2]"):
+        await wf.store.nc.publish(wf.store.names.events, junk)
+    run = await (await start_run(wf.store, "tiny")).wait(timeout=30)
+    assert run.status is RunStatus.SUCCEEDED
+    assert "dropping a malformed event: unknown event kind 'tea'" in caplog.text
+    assert "dropping a malformed event: event 'step' lacks" in caplog.text
+    assert "dropping a malformed event: an event is a JSON object, not list" in caplog.text
+    assert "Traceback" not in caplog.text
+
+
 async def test_parameters_flow_between_steps(wf) -> None:
     await wf.push("""
 id: flow

@@ -77,6 +77,9 @@ class Settings:
     deletes it (needs NATS 2.11+; older servers keep it); 0 keeps every event. Default 7 days."""
     query_timeout: float = 30.0
     """Seconds a ``rdg query`` may run before it is stopped. Default 30."""
+    graph_request_timeout: float = 30.0
+    """Seconds one Gremlin request of a pipeline's writer may take; a server that stops answering
+    is then noticed and the batch retried. Default 30."""
     gremlin_pool_size: int = 4
     """Connections in the Gremlin pool. Default 4."""
     graph_writes_topic: str = "rdg.graph-writes"

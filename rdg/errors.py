@@ -28,6 +28,7 @@ __all__ = [
     "RdgError",
     "RdgTimeoutError",
     "RetryableError",
+    "ServerBusyError",
     "ServerError",
     "SpecError",
     "StorageError",
@@ -104,6 +105,11 @@ class ServerError(RdgError):
 
 class RetryableError(ServerError):
     """A failure that may succeed if tried again (timeouts, dropped connections)."""
+
+
+class ServerBusyError(RetryableError):
+    """The server answered, but could not do it this time (a lock timeout, a transient storage
+    error): the request itself reached it, unlike a connection that failed."""
 
 
 class StorageError(ServerError):

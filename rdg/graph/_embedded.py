@@ -79,6 +79,9 @@ class EmbeddedBackend:
 
     name = "embedded"
     default_batch_size = 1000
+    parallel = 1
+    """One writer at a time: SQLite serialises writes anyway."""
+    read_requests = 1
 
     def __init__(self, path: str | Path) -> None:
         from gremlite import SQLiteConnection

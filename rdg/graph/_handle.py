@@ -13,7 +13,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Iterable, Protocol, Sequence
 
-from rdg.errors import RetryableError, ServerError
+from rdg.errors import RetryableError, ServerBusyError, ServerError
 from rdg.graph._model import EdgeWrite, GraphModel, UpsertResult, VertexWrite
 from rdg.graph._plan import CoEdge, Coalesced, CoVertex, EdgeState, Owns, Plan, VertexState, coalesce, plan
 
@@ -30,6 +30,10 @@ class Backend(Protocol):
     name: str
     g: Any
     default_batch_size: int
+    parallel: int
+    """Requests an ``upsert`` may have in flight at once (disjoint chunks)."""
+    read_requests: int
+    """Requests one batch read costs (for the progress counters)."""
 
     def read_state(self, co: Coalesced) -> tuple[dict[tuple[str, Any], VertexState], dict[EdgeKey, EdgeState]]:
         """Current state of every vertex and edge named in ``co`` (missing ones are absent)."""
@@ -200,7 +204,7 @@ class Graph:
         vertices: list[CoVertex | CoEdge] = list(co.vertices.values())
         edges: list[CoVertex | CoEdge] = list(co.edges.values())
         size = self.batch_size
-        workers = max(1, int(getattr(self._backend, "parallel", 1)))
+        workers = max(1, self._backend.parallel)
         if workers == 1 or len(vertices) + len(edges) < _PARALLEL_FROM:
             items = vertices + edges  # edges after the vertices they need
             for start in range(0, len(items), size):
@@ -251,7 +255,7 @@ class Graph:
         try:
             vstate, estate = self._backend.read_state(sub)
             ops = plan(sub, vstate, estate, owns)
-            requests = int(getattr(self._backend, "read_requests", 1))
+            requests = self._backend.read_requests
             if len(ops):
                 requests += self._backend.apply(ops)
             self._backend.commit()
@@ -285,7 +289,7 @@ class Graph:
                     self._sleep(delay)
                     delay *= 2
         else:
-            if not getattr(last, "server_responded", False):  # unreachable: nothing to bisect
+            if not isinstance(last, ServerBusyError):  # unreachable: nothing to bisect
                 raise ServerError(f"graph {self.backend}: giving up after {self.retries + 1} attempts: {last}",
                                   hint="check that the graph server is up (`rdg stack status`)") from last
         if len(items) == 1:

@@ -33,7 +33,7 @@ from gremlin_python.process.graph_traversal import __
 from gremlin_python.process.traversal import P
 from gremlin_python.statics import long
 
-from rdg.errors import ConflictError, RdgError, RetryableError, ServerError
+from rdg.errors import ConflictError, RdgError, RetryableError, ServerBusyError, ServerError
 from rdg.graph._dump import build_dump, flat
 from rdg.graph._model import GraphModel
 from rdg.graph._plan import Coalesced, EdgeState, Plan, VertexState, chunks
@@ -219,9 +219,7 @@ def _wrap(err: BaseException, what: str, url: str) -> RdgError:
         first = text[0] if text else str(err)
         exceptions = " ".join((getattr(err, "status_exceptions", None) or []))
         if status == 598 or any(word in (first + exceptions) for word in _TRANSIENT):
-            err_ = RetryableError(f"JanusGraph at {url}: {what} failed, may pass on retry: {first}")
-            err_.server_responded = True  # type: ignore[attr-defined]  # bisect if it never passes
-            return err_
+            return ServerBusyError(f"JanusGraph at {url}: {what} failed, may pass on retry: {first}")
         return ServerError(f"JanusGraph at {url} refused the {what}: {first}",
                            hint="check the query's syntax and names; `rdg graph schema` lists labels")
     return RetryableError(f"JanusGraph at {url} is not reachable during {what}: {type(err).__name__}: {err}",

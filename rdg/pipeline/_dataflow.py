@@ -9,7 +9,6 @@ writes to the graph writers (one owner per vertex: ``rdg.pipeline._graph_writes`
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 import time
 from datetime import datetime, timedelta, timezone
@@ -108,12 +107,12 @@ def writes_through_writers(settings: Settings) -> bool:
 def default_opener(settings: Settings) -> GraphOpener:
     """Opens ``settings.gremlin_url`` through :func:`rdg.graph.connect`.
 
-    ``RDG_GRAPH_TIMEOUT_S`` (default 30) bounds one Gremlin request of a pipeline's writer, so a
-    server that stops answering is noticed and retried rather than waited on.
+    The setting ``graph_request_timeout`` (default 30 s) bounds one Gremlin request of a
+    pipeline's writer, so a server that stops answering is noticed and retried, not waited on.
     """
     options: dict[str, Any] = {}
     if settings.gremlin_url.startswith(("ws://", "wss://")):
-        options["timeout_s"] = float(os.environ.get("RDG_GRAPH_TIMEOUT_S", "30"))
+        options["timeout_s"] = settings.graph_request_timeout
 
     def opener() -> Any:
         from rdg.graph import connect  # the graph layer's entry point

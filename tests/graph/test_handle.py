@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from rdg.errors import RetryableError, ServerError
+from rdg.errors import RetryableError, ServerBusyError, ServerError
 from rdg.graph import Graph, VertexWrite
 from rdg.graph._plan import Plan
 
@@ -16,6 +16,8 @@ class FakeBackend:
     name = "fake"
     g = None
     default_batch_size = 8
+    parallel = 1
+    read_requests = 1
 
     def __init__(self, fail_first: int = 0, poison: str | None = None, down: bool = False) -> None:
         self.fail_first, self.poison, self.down = fail_first, poison, down
@@ -31,7 +33,7 @@ class FakeBackend:
         if self.down:
             raise RetryableError("connection refused")
         if self.calls <= self.fail_first:
-            raise RetryableError("TemporaryBackendException")
+            raise ServerBusyError("TemporaryBackendException")
         if self.poison and any(v.key_value == self.poison for v in co.vertices.values()):
             raise ServerError("Value [x] is not an instance of the expected data type")
         return {}, {}

@@ -4,7 +4,7 @@
 """
 
 from rdg.bus._admin import connect, connect_with, ensure_kv, ensure_stream, nats_options
-from rdg.bus._kv import kv_cas, kv_cas_final, kv_create, kv_get, kv_keys
+from rdg.bus._kv import kv_cas, kv_cas_final, kv_create, kv_get, kv_keys, kv_update_json
 from rdg.bus._broadcast import (
     LatestSubscription,
     ensure_broadcast_stream,
@@ -15,4 +15,4 @@ from rdg.bus._broadcast import (
 
 __all__ = ["connect", "connect_with", "ensure_kv", "ensure_stream", "nats_options"]
 __all__ += ["LatestSubscription", "ensure_broadcast_stream", "last_json", "publish_json", "subscribe_latest"]
-__all__ += ["kv_cas", "kv_cas_final", "kv_create", "kv_get", "kv_keys"]
+__all__ += ["kv_cas", "kv_cas_final", "kv_create", "kv_get", "kv_keys", "kv_update_json"]

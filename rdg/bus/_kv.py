@@ -7,7 +7,9 @@ otherwise (someone else wrote first; read again and decide again).
 
 from __future__ import annotations
 
+import json
 import logging
+from typing import Any, Callable, TypeVar
 
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
@@ -18,7 +20,9 @@ from nats.js.kv import KeyValue
 
 from rdg.errors import ConflictError
 
-__all__ = ["kv_cas", "kv_cas_final", "kv_create", "kv_get", "kv_keys"]
+__all__ = ["kv_cas", "kv_cas_final", "kv_create", "kv_get", "kv_keys", "kv_update_json"]
+
+T = TypeVar("T")
 
 log = logging.getLogger("rdg.bus")
 _WRONG_LAST = (10071, 10164)
@@ -90,6 +94,31 @@ async def kv_cas_final(js: JetStreamContext, bucket: str, key: str, value: bytes
                                 hint="read it again and retry the action") from err
         raise
     return ack.seq
+
+
+async def kv_update_json(kv: KeyValue, key: str, change: Callable[[Any], tuple[Any, T]], *,
+                         attempts: int = 100) -> T:
+    """Change a JSON value by compare-and-set, the one retry loop for shared records.
+
+    ``change(current)`` (``None`` when absent) returns ``(new value, result)``; it is called again
+    on the newest value whenever another writer got there first, so it must be pure. A value it
+    leaves equal is not written. Returns ``result``.
+
+    Raises:
+        ConflictError: Other writers won ``attempts`` times in a row.
+    """
+    for _ in range(attempts):
+        raw, rev = await kv_get(kv, key)
+        current = json.loads(raw) if raw else None
+        new, result = change(current)
+        if new == current:
+            return result
+        try:
+            await kv_cas(kv, key, json.dumps(new, separators=(",", ":")).encode(), rev)
+            return result
+        except ConflictError:
+            continue
+    raise ConflictError(f"'{key}' kept changing under {attempts} attempts", hint="try again")
 
 
 async def kv_keys(js: JetStreamContext, bucket: str, pattern: str = ">") -> list[str]:

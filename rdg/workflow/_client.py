@@ -13,6 +13,7 @@ from typing import Any, Mapping
 
 from rdg.errors import ConflictError, IllegalActionError, NotFoundError, RdgTimeoutError
 from rdg.spec import RunStrategy, did_you_mean
+from rdg.workflow._admission import Active, admit
 from rdg.workflow._engine import spec_for_run
 from rdg.workflow._events import ActionTaken, RunStarted
 from rdg.workflow._models import (
@@ -60,7 +61,11 @@ async def start_run(store: Store, workflow: str, params: Mapping[str, Any] | Non
     if spec.run_strategy is RunStrategy.PARALLEL and not spec.max_parallel:
         run.status = RunStatus.IN_PROGRESS
     else:
-        run.status, stop_ids = await _admit(store, spec.id, spec.run_strategy, spec.max_parallel, run_id)
+        def decide(doc: Any) -> tuple[Any, tuple[RunStatus, list[str]]]:
+            after, status, stop = admit(Active.from_json(doc), spec.run_strategy, spec.max_parallel, run_id)
+            return after.as_json(), (status, stop)
+
+        run.status, stop_ids = await store.update_json(f"active.{spec.id}", decide)
     if run.status is RunStatus.IN_PROGRESS:
         run.started_at = started
         run.deadline = started + spec.timeout if spec.timeout else None
@@ -76,32 +81,6 @@ async def start_run(store: Store, workflow: str, params: Mapping[str, Any] | Non
         await store.emit(RunStarted(run_id, run.as_dict(), rev))
     await store.index_run(workflow, run_id)
     return RunHandle(store, run_id)
-
-
-async def _admit(store: Store, wf: str, strategy: RunStrategy, max_parallel: int,
-                 run_id: str) -> tuple[RunStatus, list[str]]:
-    key = f"active.{wf}"
-    limit = 1 if strategy is RunStrategy.SEQUENTIAL else (max_parallel or 1)
-    while True:
-        doc, rev = await store.get_json(key)
-        doc = doc or {"running": [], "waiting": []}
-        stop: list[str] = []
-        if strategy is RunStrategy.FIRST_ONLY and doc["running"]:
-            return RunStatus.STOPPED, []
-        if strategy is RunStrategy.LAST_ONLY:
-            stop, doc["running"] = list(doc["running"]), [run_id]
-            status = RunStatus.IN_PROGRESS
-        elif strategy is RunStrategy.FIRST_ONLY or len(doc["running"]) < limit:
-            doc["running"].append(run_id)
-            status = RunStatus.IN_PROGRESS
-        else:
-            doc["waiting"].append(run_id)
-            status = RunStatus.CREATED
-        try:
-            await store.cas_json(key, doc, rev)
-            return status, stop
-        except ConflictError:
-            continue
 
 
 async def get_run(store: Store, run_id: str) -> "RunHandle":

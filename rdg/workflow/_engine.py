@@ -25,6 +25,7 @@ from rdg.errors import ConflictError, NotFoundError, RdgError
 from rdg.spec import (
     ExpressionError, FailureMode, RunStrategy, StepSpec, StepType, WorkflowSpec, evaluate_async, render_async,
 )
+from rdg.workflow._admission import Active, release
 from rdg.workflow._events import ActionTaken, ChildEnded, Event, RunStarted, StepEnded, Wake, from_wire
 from rdg.workflow._models import (
     RUN_TERMINAL, STEP_COMPLETE, STEP_FAILED, STEP_NON_TERMINAL, RunRecord, RunStatus, StepRecord, StepStatus, now,
@@ -643,25 +644,13 @@ class Engine:
 
     async def _release(self, st: _RunState) -> None:
         """Take a finished run out of its workflow's active list and start the next waiting ones."""
-        key = f"active.{st.run.workflow}"
-        limit = 1 if st.spec.run_strategy is RunStrategy.SEQUENTIAL else (st.spec.max_parallel or 1)
-        while True:
-            doc, rev = await self.store.get_json(key)
+        def decide(doc: Any) -> tuple[Any, list[str]]:
             if doc is None:
-                return
-            running = [r for r in doc["running"] if r != st.id]
-            waiting = [r for r in doc["waiting"] if r != st.id]
-            promote = []
-            if st.spec.run_strategy in (RunStrategy.SEQUENTIAL, RunStrategy.PARALLEL):
-                while waiting and len(running) < limit:
-                    promote.append(waiting.pop(0))
-                    running.append(promote[-1])
-            try:
-                await self.store.cas_json(key, {"running": running, "waiting": waiting}, rev)
-                break
-            except ConflictError:
-                continue
-        for run_id in promote:
+                return None, []
+            after, promote = release(Active.from_json(doc), st.spec.run_strategy, st.spec.max_parallel, st.id)
+            return after.as_json(), promote
+
+        for run_id in await self.store.update_json(f"active.{st.run.workflow}", decide):
             for _ in range(10):
                 try:
                     run, rrev = await self.store.get_run(run_id)

@@ -21,7 +21,7 @@ import json
 import re
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 from nats.aio.client import Client
 from nats.js import JetStreamContext
@@ -29,7 +29,7 @@ from nats.js.api import ConsumerConfig, RetentionPolicy, StorageType
 from nats.js.errors import NotFoundError as JsNotFoundError
 from nats.js.kv import KeyValue
 
-from rdg.bus import connect, ensure_kv, ensure_stream, kv_cas, kv_get, kv_keys
+from rdg.bus import connect, ensure_kv, ensure_stream, kv_cas, kv_get, kv_keys, kv_update_json
 from rdg.errors import ConfigError, ConflictError, NotFoundError
 from rdg.spec import WorkflowSpec, parse_workflow_data
 from rdg.workflow._events import Event, to_wire
@@ -37,6 +37,7 @@ from rdg.workflow._models import RunRecord, StepRecord
 
 __all__ = ["Store", "StoreNames"]
 
+T = TypeVar("T")
 _PREFIX = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 SPECS_KEPT = 256
 """Parsed workflow definitions a store keeps in memory (each version counts once)."""
@@ -269,20 +270,19 @@ class Store:
         raw, _ = await kv_get(self.runs, f"index.{workflow}")
         return json.loads(raw) if raw else []
 
+    async def update_json(self, key: str, change: Callable[[Any], tuple[Any, T]]) -> T:
+        """Change a JSON value in the runs bucket by compare-and-set (:func:`rdg.bus.kv_update_json`:
+        ``change`` is pure and called again on a lost race)."""
+        return await kv_update_json(self.runs, key, change)
+
     async def _index_add(self, kv: KeyValue, key: str, item: str, *, keep: int = 0) -> None:
-        while True:
-            raw, rev = await kv_get(kv, key)
-            items: list[str] = json.loads(raw) if raw else []
-            if item in items:
-                return
-            items.append(item)
-            if keep:
-                items = items[-keep:]
-            try:
-                await kv_cas(kv, key, _dumps(items), rev)
-                return
-            except ConflictError:
-                continue
+        def add(items: list[str] | None) -> tuple[list[str], None]:
+            items = list(items or [])
+            if item not in items:
+                items.append(item)
+            return (items[-keep:] if keep else items), None
+
+        await kv_update_json(kv, key, add)
 
     # -- messages ----------------------------------------------------------------------------
 

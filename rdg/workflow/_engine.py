@@ -19,7 +19,7 @@ import json
 import logging
 from collections import OrderedDict
 from dataclasses import asdict
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable
 
 from rdg.errors import ConflictError, NotFoundError, RdgError
 from rdg.spec import (
@@ -337,17 +337,29 @@ class Engine:
         async with st.lock:
             if not st.loaded or isinstance(event, ActionTaken):
                 await self._reload(st, started=event if isinstance(event, RunStarted) else None)
-            for _ in range(10):
-                try:
-                    if isinstance(event, StepEnded) and event.step in st.steps:
-                        if event.rev > st.steps[event.step][1]:
-                            st.steps[event.step] = [StepRecord.from_json(event.rec), event.rev]
-                    await self._advance(st, {event.step} if isinstance(event, StepEnded) else None)
-                    return
-                except ConflictError:
-                    await self._reload(st)
-            msg = f"run {run_id}: too many conflicting writers"
-            raise ConflictError(msg, hint="another engine keeps changing this run; it will be retried")
+            async def apply() -> None:
+                if isinstance(event, StepEnded) and event.step in st.steps:
+                    if event.rev > st.steps[event.step][1]:
+                        st.steps[event.step] = [StepRecord.from_json(event.rec), event.rev]
+                await self._advance(st, {event.step} if isinstance(event, StepEnded) else None)
+
+            await self._until_no_conflict(st, apply)
+
+    async def _until_no_conflict(self, st: _RunState, decide: Callable[[], Awaitable[None]]) -> None:
+        """Run a decision; when a compare-and-set loses (another engine, a worker or a client wrote
+        first), read the run again and decide again, up to 10 times.
+
+        Raises:
+            ConflictError: Still losing after 10 tries (the event is retried later).
+        """
+        for _ in range(10):
+            try:
+                await decide()
+                return
+            except ConflictError:
+                await self._reload(st)
+        raise ConflictError(f"run {st.id}: too many conflicting writers",
+                            hint="another engine keeps changing this run; it will be retried")
 
     async def _handle_child(self, st: _RunState, event: ChildEnded) -> None:
         """Child-run endings for one parent are applied in batches: one write per batch, not per child."""
@@ -359,15 +371,10 @@ class Engine:
                 try:
                     if not st.loaded:
                         await self._reload(st)
-                    for _ in range(10):
-                        try:
-                            touched = await self._on_children(st, [e for e, _ in batch])
-                            await self._advance(st, touched)
-                            break
-                        except ConflictError:
-                            await self._reload(st)
-                    else:
-                        raise ConflictError(f"run {st.id}: too many conflicting writers", hint="it will be retried")
+                    async def apply() -> None:
+                        await self._advance(st, await self._on_children(st, [e for e, _ in batch]))
+
+                    await self._until_no_conflict(st, apply)
                 except BaseException as err:
                     for _, f in batch:
                         if f is not fut and not f.done():
@@ -380,12 +387,10 @@ class Engine:
         await fut
 
     async def _guarded_advance(self, st: _RunState) -> None:
-        for _ in range(10):
-            try:
-                await self._advance(st)
-                return
-            except ConflictError:
-                await self._reload(st)
+        try:
+            await self._until_no_conflict(st, lambda: self._advance(st))
+        except ConflictError as err:
+            log.info("engine: %s (the next pass tries again)", err.message)
 
     def _evict(self) -> None:
         while len(self._cache) > self.cache_size:

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from rdg.workflow import RunStatus, StepStatus, Worker, get_run, list_runs, start_run
+from rdg.workflow import Event, RunStatus, StepEnded, StepStatus, Worker, get_run, list_runs, start_run
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -50,6 +50,23 @@ async def test_malformed_events_are_dropped_and_the_engine_goes_on(wf, caplog: p
     assert "dropping a malformed event: event 'step' lacks" in caplog.text
     assert "dropping a malformed event: an event is a JSON object, not list" in caplog.text
     assert "Traceback" not in caplog.text
+
+
+async def test_a_lost_step_event_is_repaired_by_the_reconciliation_pass(wf) -> None:
+    """The worker records step a but its event never reaches the engine: the repair pass reads
+    the run again (the engine here reconciles every second) and the run goes on."""
+    await wf.push("id: pair\nsteps:\n  - {id: a, type: noop}\n  - {id: b, type: noop, depends_on: [a]}\n")
+    emit, lost = wf.store.emit, []
+
+    async def losing_emit(event: Event) -> None:
+        if isinstance(event, StepEnded) and event.step == "a" and not lost:
+            lost.append(event)
+            return
+        await emit(event)
+
+    wf.store.emit = losing_emit  # type: ignore[method-assign]
+    run = await (await start_run(wf.store, "pair")).wait(timeout=30)
+    assert lost and run.status is RunStatus.SUCCEEDED
 
 
 async def test_parameters_flow_between_steps(wf) -> None:

@@ -37,7 +37,8 @@ import re
 from pathlib import Path
 from typing import Any, Mapping
 
-from rdg.errors import DurationError, SpecError
+from rdg.errors import SpecError
+from rdg.spec._checker import SpecChecker, kind_of
 from rdg.spec._lint import Lint, LintKind, LintLevel, did_you_mean
 from rdg.spec._pipeline import (
     FIELD_TYPES,
@@ -55,11 +56,9 @@ from rdg.spec._pipeline import (
     NormalizeSpec,
     PipelineSpec,
     PipelinesSpec,
-    Position,
     SourceSpec,
     TableSpec,
     VertexTemplate,
-    parse_duration_ms,
 )
 from rdg.spec._pipeline_template import Template, TemplateSyntaxError
 from rdg.spec._yaml import YamlDoc, load_yaml, load_yaml_text
@@ -76,51 +75,15 @@ _FUNC = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_
 Path_ = tuple[Any, ...]
 
 
-class _Linter:
+class _Linter(SpecChecker):
     """Walks the YAML data, building models and collecting lints."""
 
-    def __init__(self, doc: YamlDoc) -> None:
-        self.doc = doc
-        self.lints: list[Lint] = []
-
     # -- helpers ---------------------------------------------------------------------------
-    def at(self, path: Path_) -> Position:
-        line, col = self.doc.where(*path)
-        return (self.doc.file, line, col)
-
-    def add(self, path: Path_, kind: LintKind, message: str, hint: str | None = None, *,
-            at_key: bool = False, warning: bool = False) -> None:
-        lint = self.doc.lint(path, kind, message, hint, at_key=at_key)
-        if warning:
-            lint = Lint(lint.file, lint.line, lint.column, lint.kind, lint.message, lint.hint, LintLevel.WARNING)
-        self.lints.append(lint)
-
-    def mapping(self, value: Any, path: Path_, what: str) -> dict[str, Any]:
-        if value is None:
-            return {}
-        if not isinstance(value, dict):
-            self.add(path, LintKind.WRONG_TYPE, f"{what} must be a mapping, not {_kind(value)}",
-                     "write it as 'key: value' lines indented under it")
-            return {}
-        return value
-
-    def keys(self, data: dict[str, Any], path: Path_, allowed: tuple[str, ...], what: str) -> None:
-        for key in data:
-            if key not in allowed:
-                hint = did_you_mean(str(key), allowed) or f"{what} takes: {', '.join(allowed)}"
-                self.add(path + (key,), LintKind.UNKNOWN, f"unknown key '{key}' in {what}", hint, at_key=True)
-
-    def need(self, data: dict[str, Any], key: str, path: Path_, what: str, hint: str | None = None) -> bool:
-        if data.get(key) is None:
-            self.add(path, LintKind.MISSING, f"{what} needs '{key}'", hint, at_key=True)
-            return False
-        return True
-
     def string(self, value: Any, path: Path_, what: str) -> str | None:
         if value is None:
             return None
         if isinstance(value, (dict, list, bool)):
-            self.add(path, LintKind.WRONG_TYPE, f"{what} must be a string, not {_kind(value)}")
+            self.add(path, LintKind.WRONG_TYPE, f"{what} must be a string, not {kind_of(value)}")
             return None
         return str(value)
 
@@ -132,14 +95,10 @@ class _Linter:
             return default
         return value
 
-    def duration(self, value: Any, path: Path_, what: str, default: int) -> int:
-        if value is None:
-            return default
-        try:
-            return parse_duration_ms(value)
-        except DurationError as err:
-            self.add(path, LintKind.BAD_VALUE, f"{what}: {err.message}", err.hint)
-            return default
+    def duration_ms(self, value: Any, path: Path_, what: str, default: int) -> int:
+        """Milliseconds; a bare number is refused here (see :func:`parse_duration_ms`)."""
+        seconds = self.duration(value, path, what, bare_numbers=False)
+        return default if seconds is None else int(round(seconds * 1000))
 
     def positive_int(self, value: Any, path: Path_, what: str, default: int) -> int:
         if value is None:
@@ -174,24 +133,24 @@ class _Linter:
     def graph(self, data: Any) -> GraphSpec:
         path: Path_ = ("graph",)
         data = self.mapping(data, path, "graph")
-        self.keys(data, path, ("vertices", "edges"), "graph")
+        self.unknown_keys(data, path, ("vertices", "edges"), "graph")
         vertices: dict[str, GraphVertexSpec] = {}
         for label, body in self.mapping(data.get("vertices"), path + ("vertices",), "graph.vertices").items():
             vp = path + ("vertices", label)
             body = self.mapping(body, vp, f"vertex label '{label}'")
-            self.keys(body, vp, ("key", "properties", "ttl", "description"), f"vertex label '{label}'")
+            self.unknown_keys(body, vp, ("key", "properties", "ttl", "description"), f"vertex label '{label}'")
             if not self.need(body, "key", vp, f"vertex label '{label}'", "name the property that identifies it, e.g. key: member_id"):
                 continue
             props = self.props(body.get("properties"), vp + ("properties",))
             ttl = body.get("ttl")
             vertices[label] = GraphVertexSpec(
                 str(label), str(body["key"]), props,
-                None if ttl is None else self.duration(ttl, vp + ("ttl",), "ttl", 0) // 1000, self.at(vp))
+                None if ttl is None else self.duration_ms(ttl, vp + ("ttl",), "ttl", 0) // 1000, self.at(vp))
         edges: dict[str, GraphEdgeSpec] = {}
         for label, body in self.mapping(data.get("edges"), path + ("edges",), "graph.edges").items():
             ep = path + ("edges", label)
             body = self.mapping(body, ep, f"edge label '{label}'")
-            self.keys(body, ep, ("from", "to", "properties", "ttl", "description"), f"edge label '{label}'")
+            self.unknown_keys(body, ep, ("from", "to", "properties", "ttl", "description"), f"edge label '{label}'")
             ok = self.need(body, "from", ep, f"edge label '{label}'", "name the vertex label it starts at")
             ok = self.need(body, "to", ep, f"edge label '{label}'", "name the vertex label it ends at") and ok
             if not ok:
@@ -203,7 +162,7 @@ class _Linter:
             ttl = body.get("ttl")
             edges[label] = GraphEdgeSpec(
                 str(label), str(body["from"]), str(body["to"]), self.props(body.get("properties"), ep + ("properties",)),
-                None if ttl is None else self.duration(ttl, ep + ("ttl",), "ttl", 0) // 1000, self.at(ep))
+                None if ttl is None else self.duration_ms(ttl, ep + ("ttl",), "ttl", 0) // 1000, self.at(ep))
         if not vertices:
             self.add(path, LintKind.MISSING, "graph declares no vertex labels", "add graph.vertices with at least one label")
         return GraphSpec(vertices, edges)
@@ -223,7 +182,7 @@ class _Linter:
         for name, body in self.mapping(data, ("sources",), "sources").items():
             sp: Path_ = ("sources", name)
             body = self.mapping(body, sp, f"source '{name}'")
-            self.keys(body, sp, ("kafka", "file", "format", "options", "description"), f"source '{name}'")
+            self.unknown_keys(body, sp, ("kafka", "file", "format", "options", "description"), f"source '{name}'")
             fmt = str(body.get("format", "json"))
             if fmt not in SOURCE_FORMATS:
                 self.add(sp + ("format",), LintKind.BAD_VALUE, f"unknown format '{fmt}'",
@@ -248,7 +207,7 @@ class _Linter:
         for name, body in self.mapping(data, ("tables",), "tables").items():
             tp: Path_ = ("tables", name)
             body = self.mapping(body, tp, f"table '{name}'")
-            self.keys(body, tp, ("file", "kafka", "key", "columns", "format", "description"), f"table '{name}'")
+            self.unknown_keys(body, tp, ("file", "kafka", "key", "columns", "format", "description"), f"table '{name}'")
             if not self.need(body, "key", tp, f"table '{name}'", "name the column to join on, e.g. key: title_id"):
                 continue
             columns = body.get("columns") or []
@@ -285,7 +244,7 @@ class _Linter:
                 out.append(FieldSpec(str(name), (str(name),), at=self.at(fp)))
                 continue
             body = self.mapping(body, fp, f"field '{name}'")
-            self.keys(body, fp, ("path", "type", "required", "default", "unit", "lower"), f"field '{name}'")
+            self.unknown_keys(body, fp, ("path", "type", "required", "default", "unit", "lower"), f"field '{name}'")
             kind = str(body.get("type", "string"))
             if kind not in FIELD_TYPES:
                 self.add(fp + ("type",), LintKind.BAD_VALUE, f"unknown type '{kind}'",
@@ -313,7 +272,7 @@ class _Linter:
         for i, cond in enumerate(data):
             cp = path + (i,)
             cond = self.mapping(cond, cp, "condition")
-            self.keys(cond, cp, ("field",) + FILTER_OPS, "condition")
+            self.unknown_keys(cond, cp, ("field",) + FILTER_OPS, "condition")
             ops = [k for k in cond if k in FILTER_OPS]
             if not self.need(cond, "field", cp, "condition", "name the canonical field to test"):
                 continue
@@ -344,7 +303,7 @@ class _Linter:
                  tables: dict[str, TableSpec], defaults: dict[str, Any], source_names: set[str]) -> PipelineSpec | None:
         pp: Path_ = ("pipelines", name)
         body = self.mapping(body, pp, f"pipeline '{name}'")
-        self.keys(body, pp, ("description", "source", "sources", "event_id", "time", "normalize", "enrich",
+        self.unknown_keys(body, pp, ("description", "source", "sources", "event_id", "time", "normalize", "enrich",
                              "vertices", "edges", "dedup", "dead_letter"), f"pipeline '{name}'")
         # sources
         src_key = "sources" if "sources" in body else "source"
@@ -365,7 +324,7 @@ class _Linter:
         # normalize
         np_: Path_ = pp + ("normalize",)
         nbody = self.mapping(body.get("normalize"), np_, "normalize")
-        self.keys(nbody, np_, ("fields", "where", "per_source"), "normalize")
+        self.unknown_keys(nbody, np_, ("fields", "where", "per_source"), "normalize")
         fields = self.field_specs(nbody.get("fields"), np_ + ("fields",))
         per_source: dict[str, tuple[FieldSpec, ...]] = {}
         for sname, sbody in self.mapping(nbody.get("per_source"), np_ + ("per_source",), "per_source").items():
@@ -374,7 +333,7 @@ class _Linter:
                 self.add(sp, LintKind.BAD_REFERENCE, f"per_source names '{sname}', which this pipeline does not read",
                          did_you_mean(str(sname), src_names) or f"this pipeline reads: {', '.join(src_names)}", at_key=True)
             sbody = self.mapping(sbody, sp, f"per_source '{sname}'")
-            self.keys(sbody, sp, ("fields",), f"per_source '{sname}'")
+            self.unknown_keys(sbody, sp, ("fields",), f"per_source '{sname}'")
             per_source[str(sname)] = self.field_specs(sbody.get("fields"), sp + ("fields",))
         if not fields and not per_source:
             self.add(np_, LintKind.MISSING, f"pipeline '{name}' normalizes no fields",
@@ -432,7 +391,7 @@ class _Linter:
             if (path + (True,)) in self.doc.positions:
                 self.doc.positions[path + ("on",)] = self.doc.positions[path + (True,)]
         if "function" in step:
-            self.keys(step, path, ("function", "adds"), "enrich function step")
+            self.unknown_keys(step, path, ("function", "adds"), "enrich function step")
             func = self.string(step["function"], path + ("function",), "function") or ""
             if not _FUNC.match(func):
                 self.add(path + ("function",), LintKind.BAD_VALUE, f"function '{func}' is not a dotted path like flows.games:enrich_session")
@@ -453,7 +412,7 @@ class _Linter:
                 self.add(path + ("adds",), LintKind.WRONG_TYPE, "adds must be a list of field names")
                 adds = []
             return EnrichSpec("function", function=func, adds=tuple(map(str, adds)), at=self.at(path))
-        self.keys(step, path, ("table", "on", "fields", "required"), "enrich table step")
+        self.unknown_keys(step, path, ("table", "on", "fields", "required"), "enrich table step")
         if not self.need(step, "table", path, "enrich step", "a step is either {table: ..., on: ...} or {function: module:name}"):
             return None
         table = str(step["table"])
@@ -512,7 +471,7 @@ class _Linter:
         for i, body in enumerate(raw):
             vp = path + (i,)
             body = self.mapping(body, vp, "vertex template")
-            self.keys(body, vp, ("label", "key", "properties"), "vertex template")
+            self.unknown_keys(body, vp, ("label", "key", "properties"), "vertex template")
             if not (self.need(body, "label", vp, "vertex template") and self.need(body, "key", vp, "vertex template",
                                                                                   "e.g. key: \"{profile_id}\"")):
                 continue
@@ -540,7 +499,7 @@ class _Linter:
         for i, body in enumerate(raw):
             ep = path + (i,)
             body = self.mapping(body, ep, "edge template")
-            self.keys(body, ep, ("label", "from", "to", "properties"), "edge template")
+            self.unknown_keys(body, ep, ("label", "from", "to", "properties"), "edge template")
             ok = self.need(body, "label", ep, "edge template")
             ok = self.need(body, "from", ep, "edge template", "a template of the start vertex's key") and ok
             ok = self.need(body, "to", ep, "edge template", "a template of the end vertex's key") and ok
@@ -563,8 +522,8 @@ class _Linter:
 
     def dedup(self, raw: Any, path: Path_) -> DedupSpec:
         body = self.mapping(raw, path, "dedup")
-        self.keys(body, path, ("window", "max_batch", "shards"), "dedup")
-        return DedupSpec(self.duration(body.get("window"), path + ("window",), "window", 200),
+        self.unknown_keys(body, path, ("window", "max_batch", "shards"), "dedup")
+        return DedupSpec(self.duration_ms(body.get("window"), path + ("window",), "window", 200),
                          self.positive_int(body.get("max_batch"), path + ("max_batch",), "max_batch", 1000),
                          self.positive_int(body.get("shards"), path + ("shards",), "shards", 1))
 
@@ -572,7 +531,7 @@ class _Linter:
         if raw is None:
             return None
         body = self.mapping(raw, path, "dead_letter")
-        self.keys(body, path, ("kafka", "file"), "dead_letter")
+        self.unknown_keys(body, path, ("kafka", "file"), "dead_letter")
         if ("kafka" in body) == ("file" in body):
             self.add(path, LintKind.MISSING, "dead_letter needs exactly one of 'kafka' (a topic) or 'file' (a JSONL path)",
                      at_key=True)
@@ -583,7 +542,7 @@ class _Linter:
 
     def run(self) -> PipelinesSpec:
         data = self.mapping(self.doc.data, (), "the file")
-        self.keys(data, (), ("version", "graph", "sources", "tables", "defaults", "pipelines"), "the top level")
+        self.unknown_keys(data, (), ("version", "graph", "sources", "tables", "defaults", "pipelines"), "the top level")
         if "version" in data and data["version"] != 1:
             self.add(("version",), LintKind.BAD_VALUE, f"unsupported version {data['version']!r}", "this rdg reads version: 1")
         graph = self.graph(data.get("graph"))
@@ -591,14 +550,9 @@ class _Linter:
         sources = self.sources(raw_sources)
         tables = self.tables(data.get("tables"))
         defaults = self.mapping(data.get("defaults"), ("defaults",), "defaults")
-        self.keys(defaults, ("defaults",), ("dedup", "dead_letter"), "defaults")
+        self.unknown_keys(defaults, ("defaults",), ("dedup", "dead_letter"), "defaults")
         pipelines = self.pipelines(data.get("pipelines"), graph, sources, tables, defaults, set(map(str, raw_sources)))
         return PipelinesSpec(self.doc.file, graph, sources, tables, pipelines)
-
-
-def _kind(value: Any) -> str:
-    return {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean", int: "a number",
-            float: "a number", type(None): "empty"}.get(type(value), type(value).__name__)
 
 
 def _lint_doc(doc: YamlDoc) -> tuple[PipelinesSpec, list[Lint]]:

@@ -38,8 +38,9 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from rdg.duration import parse_duration
-from rdg.errors import DurationError, SpecError
-from rdg.spec._lint import Lint, LintKind, did_you_mean
+from rdg.errors import SpecError
+from rdg.spec._lint import LintKind, did_you_mean
+from rdg.spec._checker import SpecChecker
 from rdg.spec._workflow_expr import ExpressionError, references, templates
 from rdg.spec._yaml import YamlDoc, load_yaml, load_yaml_text
 
@@ -313,30 +314,8 @@ class WorkflowSpec:
         return out
 
 
-class _Checker:
-    def __init__(self, doc: YamlDoc) -> None:
-        self.doc = doc
-        self.lints: list[Lint] = []
-
-    def add(self, path: tuple[Any, ...], kind: LintKind, message: str, hint: str | None = None,
-            *, at_key: bool = False) -> None:
-        self.lints.append(self.doc.lint(path, kind, message, hint, at_key=at_key))
-
-    def unknown_keys(self, path: tuple[Any, ...], data: Mapping[str, Any], allowed: tuple[str, ...] | list[str],
-                     what: str) -> None:
-        for key in data:
-            if key not in allowed:
-                self.add(path + (key,), LintKind.UNKNOWN, f"unknown field '{key}' in {what}",
-                         did_you_mean(str(key), allowed), at_key=True)
-
-    def duration(self, path: tuple[Any, ...], value: Any) -> float | None:
-        if value is None:
-            return None
-        try:
-            return parse_duration(value)
-        except DurationError as err:
-            self.add(path, LintKind.BAD_VALUE, err.message, err.hint)
-            return None
+class _Checker(SpecChecker):
+    """The workflow checks on top of the shared ones (expressions and their references)."""
 
     def expression(self, path: tuple[Any, ...], expr: Any, params: Mapping[str, ParamSpec],
                    upstream: set[str] | None, all_steps: set[str], owner: str) -> None:
@@ -416,7 +395,7 @@ def _params(ck: _Checker, path: tuple[Any, ...], raw: Any) -> dict[str, ParamSpe
         if not isinstance(spec, Mapping):  # shorthand: name: default
             out[name] = ParamSpec(name, "any", spec, False)
             continue
-        ck.unknown_keys(ppath, spec, ("type", "default", "required", "description"), f"parameter '{name}'")
+        ck.unknown_keys(spec, ppath, ("type", "default", "required", "description"), f"parameter '{name}'")
         ptype = spec.get("type", "any")
         if ptype not in _PARAM_TYPES:
             ck.add(ppath + ("type",), LintKind.BAD_VALUE, f"unknown parameter type {ptype!r}",
@@ -442,7 +421,7 @@ def _retry(ck: _Checker, path: tuple[Any, ...], raw: Any) -> RetrySpec:
         ck.add(path, LintKind.WRONG_TYPE, "retry must be a number of user retries or a mapping",
                "e.g. retry: {user: 2, platform: 3, backoff: 1s, factor: 2}")
         return RetrySpec()
-    ck.unknown_keys(path, raw, ("user", "platform", "backoff", "factor", "max_backoff"), "retry")
+    ck.unknown_keys(raw, path, ("user", "platform", "backoff", "factor", "max_backoff"), "retry")
     values: dict[str, Any] = {}
     for key in ("user", "platform"):
         if key in raw:
@@ -451,7 +430,7 @@ def _retry(ck: _Checker, path: tuple[Any, ...], raw: Any) -> RetrySpec:
             else:
                 values[key] = raw[key]
     for key in ("backoff", "max_backoff"):
-        if key in raw and (d := ck.duration(path + (key,), raw[key])) is not None:
+        if key in raw and (d := ck.duration(raw[key], path + (key,), key)) is not None:
             values[key] = d
     if "factor" in raw:
         if not isinstance(raw["factor"], (int, float)) or raw["factor"] < 1:
@@ -467,7 +446,7 @@ def _triggers(ck: _Checker, path: tuple[Any, ...], raw: Any) -> TriggerSpec:
     if not isinstance(raw, Mapping):
         ck.add(path, LintKind.WRONG_TYPE, "triggers must be a mapping with cron: and/or signals:")
         return TriggerSpec()
-    ck.unknown_keys(path, raw, ("cron", "signals"), "triggers")
+    ck.unknown_keys(raw, path, ("cron", "signals"), "triggers")
     crons: list[str] = []
     signals: list[str] = []
     for key, bucket in (("cron", crons), ("signals", signals)):
@@ -500,7 +479,7 @@ def _workflow(ck: _Checker, path: tuple[Any, ...], data: Any, wf_id: str | None,
         ck.add(path, LintKind.WRONG_TYPE, "a workflow must be a mapping with id: and steps:")
         return None
     if wf_id is None:
-        ck.unknown_keys(path, data, _TOP, "the workflow")
+        ck.unknown_keys(data, path, _TOP, "the workflow")
         wf_id = data.get("id")
         if not isinstance(wf_id, str) or not _ID.match(wf_id):
             ck.add(path + ("id",), LintKind.MISSING if wf_id is None else LintKind.BAD_VALUE,
@@ -578,7 +557,7 @@ def _workflow(ck: _Checker, path: tuple[Any, ...], data: Any, wf_id: str | None,
         max_parallel = 0
     return WorkflowSpec(
         id=wf_id, steps=tuple(steps), description=str(data.get("description", "")), params=params,
-        timeout=ck.duration(path + ("timeout",), data.get("timeout")), run_strategy=strategy,
+        timeout=ck.duration(data.get("timeout"), path + ("timeout",), "timeout"), run_strategy=strategy,
         max_parallel=max_parallel, triggers=_triggers(ck, path + ("triggers",), data.get("triggers")),
         source=data, file=ck.doc.file,
     )
@@ -595,7 +574,7 @@ def _step(ck: _Checker, path: tuple[Any, ...], raw: Mapping[str, Any], params: M
                did_you_mean(str(raw.get("type")), [t.value for t in StepType]))
         return None
     own = _TYPE_FIELDS[stype]
-    ck.unknown_keys(path, raw, list(_COMMON) + list(own), f"a {stype.value} step")
+    ck.unknown_keys(raw, path, list(_COMMON) + list(own), f"a {stype.value} step")
     for key in _REQUIRED.get(stype, ()):
         if key not in raw:
             ck.add(path, LintKind.MISSING, f"{stype.value} step '{sid}' needs '{key}:' ({own[key]})")
@@ -656,7 +635,7 @@ def _step(ck: _Checker, path: tuple[Any, ...], raw: Mapping[str, Any], params: M
             raw.get("depends_on"), str) else (raw["depends_on"],),
         condition=str(cond) if cond is not None else None, params=dict(step_params), config=config,
         retry=_retry(ck, path + ("retry",), raw.get("retry")),
-        timeout=ck.duration(path + ("timeout",), raw.get("timeout")), on_failure=on_failure,
+        timeout=ck.duration(raw.get("timeout"), path + ("timeout",), "timeout"), on_failure=on_failure,
         breakpoint=bool(raw.get("breakpoint", False)), child=child, line=line,
     )
 

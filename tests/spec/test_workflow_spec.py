@@ -145,7 +145,7 @@ steps:
     text = "\n".join(str(l) for l in lints)
     for needle in ("needs an id", "unknown parameter type 'integer'", "default: parameter 'm' must be int",
                    "unknown run_strategy 'paralel'", "did you mean 'parallel'", "'every day' is not a cron",
-                   "signal name 'no spaces'", "unknown field 'retyr'", "did you mean 'retry'",
+                   "signal name 'no spaces'", "unknown key 'retyr' in a noop step", "did you mean 'retry'",
                    "did you mean 'shell'", "must look like 'package.module:function'",
                    "needs exactly one of 'workflow:'", "needs 'seconds:'", "'soon' is not a duration",
                    "unknown on_failure 'maybe'", "step id 'a' is used twice"):
@@ -224,3 +224,13 @@ async def test_a_heavy_expression_leaves_the_event_loop_free() -> None:
     ticker.cancel()
     assert during > 3  # inline, the loop would not have turned at all
     assert await evaluate_async("params.n + 1", {"params": {"n": 1}}) == 2  # small ones stay inline
+
+
+def test_pipeline_and_workflow_specs_word_the_same_mistake_the_same_way() -> None:
+    from rdg.spec import lint_pipelines_text
+
+    _, pipeline_lints = lint_pipelines_text("graph: {}\nsourcs: {}\n", "p.yaml")
+    workflow_lints = _lints("id: w\nstepz: []\nsteps:\n  - {id: a, type: noop}\n")
+    said = [str(l) for l in pipeline_lints + workflow_lints if l.kind.value == "unknown"]
+    assert said == ["p.yaml:2:1: unknown key 'sourcs' in the top level (did you mean 'sources'?)",
+                    "wf.yaml:2:1: unknown key 'stepz' in the workflow (did you mean 'steps'?)"]

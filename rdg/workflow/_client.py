@@ -14,7 +14,7 @@ from typing import Any, Mapping
 from rdg.errors import ConflictError, IllegalActionError, NotFoundError, RdgTimeoutError
 from rdg.spec import RunStrategy, did_you_mean
 from rdg.workflow._admission import Active, admit
-from rdg.workflow._engine import spec_for_run
+from rdg.workflow._run_state import spec_for_run
 from rdg.workflow._events import ActionTaken, RunStarted
 from rdg.workflow._models import (
     RUN_TERMINAL, STEP_COMPLETE, RestartMode, RunAction, RunRecord, RunStatus, StepRecord, StepStatus,

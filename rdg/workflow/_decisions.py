@@ -1,0 +1,314 @@
+"""The engine's decisions for one run: which steps start, skip, pause, retry or fail, and when
+the run ends (with its run-strategy release). Mixed into :class:`rdg.workflow.Engine`; every
+write is a compare-and-set through the store, and a lost one makes the engine read the run
+again and decide again (``Engine._until_no_conflict``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from dataclasses import asdict
+from typing import Any, Callable
+
+from rdg.errors import ConflictError, NotFoundError
+from rdg.spec import (
+    ExpressionError,
+    FailureMode,
+    RunStrategy,
+    StepSpec,
+    StepType,
+    WorkflowSpec,
+    evaluate_async,
+    render_async,
+)
+from rdg.workflow._admission import Active, release
+from rdg.workflow._events import ActionTaken, ChildEnded, Wake
+from rdg.workflow._models import (
+    RUN_TERMINAL,
+    STEP_COMPLETE,
+    STEP_FAILED,
+    STEP_NON_TERMINAL,
+    RunStatus,
+    StepRecord,
+    StepStatus,
+)
+from rdg.workflow._run_state import RunState, attempt_tag, spec_for_run
+from rdg.workflow._store import Store
+
+__all__ = ["Decisions"]
+
+log = logging.getLogger("rdg.workflow.engine")
+
+
+class Decisions:
+    """Deciding what happens next in a run (a mixin of :class:`rdg.workflow.Engine`)."""
+
+    store: Store
+    clock: Callable[[], float]
+    _cache: Any
+    _pages: Any
+    _timers: dict[str, float]
+
+
+    async def _advance(self, st: RunState, touched: set[str] | None = None) -> None:
+        """Decide what happens next. ``touched``: the steps that just changed (None: look at all)."""
+        run = st.run
+        if run.status in RUN_TERMINAL:
+            await self._close(st)
+            return
+        if run.status is RunStatus.CREATED:
+            return
+        if run.deadline:
+            if self.clock() >= run.deadline:
+                await self._finish(st, RunStatus.TIMED_OUT, "the run's timeout passed")
+                return
+            self._timer(st.id, run.deadline)
+        candidates = None if touched is None else self._candidates(st.spec, touched)
+        for _ in range(len(st.spec.steps) + 2):
+            if await self._handle_failures(st):
+                return
+            if st.run.status is RunStatus.PAUSED:
+                return
+            changed = await self._start_ready(st, candidates)
+            if not changed:
+                break
+            candidates = self._candidates(st.spec, changed)
+        if await self._handle_failures(st):
+            return
+        if all(rec.status in STEP_COMPLETE for rec, _ in st.steps.values()):
+            await self._finish(st, RunStatus.SUCCEEDED, None)
+
+    async def _handle_failures(self, st: RunState) -> bool:
+        failed = [sid for sid, (rec, _) in st.steps.items() if rec.status in STEP_FAILED]
+        if not failed:
+            return False
+        first = st.steps[failed[0]][0]
+        reason = f"step '{failed[0]}' {first.status.value}: {first.error or ''}".strip()
+        if any(st.spec.step(sid).on_failure is FailureMode.FAIL for sid in failed):
+            await self._finish(st, RunStatus.FAILED, reason)
+            return True
+        busy = False
+        for sid, (rec, _) in list(st.steps.items()):
+            if rec.status in (StepStatus.WAITING_RETRY, StepStatus.PAUSED):
+                await self._stop_step(st, sid)
+            elif rec.status in (StepStatus.QUEUED, StepStatus.RUNNING):
+                busy = True
+        if not busy:
+            await self._finish(st, RunStatus.FAILED, reason)
+        return True
+
+    def _candidates(self, spec: WorkflowSpec, touched: set[str]) -> list[StepSpec]:
+        """The touched steps and their direct dependents, in definition order."""
+        wanted: set[int] = set()
+        for sid in touched:
+            if sid in spec.positions:
+                wanted.add(spec.positions[sid])
+                wanted.update(spec.dependents[sid])
+        return [spec.steps[i] for i in sorted(wanted)]
+
+    async def _start_ready(self, st: RunState, candidates: list[StepSpec] | None = None) -> set[str]:
+        progressed: set[str] = set()
+        names: dict[str, Any] | None = None
+        names_full = False
+        for step in (st.spec.steps if candidates is None else candidates):
+            rec, _ = st.steps[step.id]
+            if rec.status is StepStatus.WAITING_RETRY:
+                if (rec.retry_at or 0) <= self.clock():
+                    names, names_full = self._names(st), True
+                    await self._start(st, step, names)
+                    progressed.add(step.id)
+                else:
+                    self._timer(st.id, rec.retry_at or self.clock())
+                continue
+            if rec.status is not StepStatus.NOT_CREATED:
+                continue
+            deps = [st.steps[d][0] for d in step.depends_on]
+            if any(d.status not in STEP_COMPLETE for d in deps):
+                continue
+            if deps and not any(d.taken for d in deps):
+                await self._set_step(st, step.id, status=StepStatus.SKIPPED, taken=False, ended_at=self.clock(),
+                                     error="no upstream branch was taken")
+                progressed.add(step.id)
+                continue
+            if (rec.breakpoint or step.breakpoint) and not rec.released:
+                await self._set_step(st, step.id, status=StepStatus.PAUSED, breakpoint=True)
+                continue
+            need = step.has_expressions
+            if names is None or (need and not names_full):
+                names, names_full = self._names(st, full=need), need
+            if step.condition:
+                try:
+                    taken = bool(await evaluate_async(step.condition, names))
+                except ExpressionError as err:
+                    await self._fail_step(st, step, StepStatus.USER_FAILED, f"if: {err}")
+                    return progressed | {step.id}
+                if not taken:
+                    await self._set_step(st, step.id, status=StepStatus.SKIPPED, taken=False, ended_at=self.clock(),
+                                         error="condition was false")
+                    progressed.add(step.id)
+                    continue
+            await self._start(st, step, names)
+            progressed.add(step.id)
+            names = None  # outputs may have changed (a foreach over nothing completes at once)
+        return progressed
+
+    def _names(self, st: RunState, *, full: bool = True) -> dict[str, Any]:
+        """What expressions may read. ``full=False`` leaves out step outputs (for steps without
+        expressions, so a long chain does not collect every output on every step)."""
+        outputs = {sid: rec.outputs for sid, (rec, _) in st.steps.items() if rec.status in STEP_COMPLETE} if full else {}
+        return {
+            "params": st.run.params, "item": st.run.item, "index": st.run.index, "steps": outputs,
+            "run": {"id": st.run.id, "attempt": st.run.attempt, "workflow": st.run.workflow},
+        }
+
+    async def _task(self, st: RunState, step: StepSpec, rec: StepRecord,
+                    names: dict[str, Any] | None = None) -> dict[str, Any]:
+        names = names or self._names(st)
+        params = {**st.run.params, **await render_async(dict(step.params), names)}
+        config = await render_async(dict(step.config), names)
+        upstream = {a: st.steps[a][0].outputs for a in st.spec.ancestors[step.id] if st.steps[a][0].outputs}
+        return {
+            "run": st.id, "step": step.id, "dispatch": rec.dispatch, "type": step.type.value, "params": params,
+            "config": config, "steps": upstream, "timeout": step.timeout, "retry": asdict(step.retry),
+            "ignore": step.on_failure is FailureMode.IGNORE, "item": st.run.item, "index": st.run.index,
+        }
+
+    async def _start(self, st: RunState, step: StepSpec, names: dict[str, Any]) -> None:
+        rec, rev = st.steps[step.id]
+        history = list(rec.history)
+        if rec.status is StepStatus.WAITING_RETRY and (not history or history[-1].get("attempt") != rec.attempt):
+            history.append(rec.summary())
+        new = dataclasses.replace(
+            rec, status=StepStatus.QUEUED, attempt=rec.attempt + 1, dispatch=rec.dispatch + 1, queued_at=self.clock(),
+            retry_at=None, run_attempt=st.run.attempt, started_at=None, ended_at=None, error=None, owner=None,
+            lease_until=None, history=history[-20:], outputs={},
+        )
+        if step.type is StepType.FOREACH:
+            await self._start_foreach(st, step, new, names)
+            return
+        if step.type is StepType.SUBWORKFLOW:
+            await self._start_sub(st, step, new, names)
+            return
+        try:
+            task = await self._task(st, step, new, names)
+        except ExpressionError as err:
+            await self._fail_step(st, step, StepStatus.USER_FAILED, str(err))
+            return
+        rev = await self.store.cas_step(st.id, step.id, new, rev)
+        st.steps[step.id] = [new, rev]
+        task["rec"], task["rev"] = new.as_dict(), rev  # lets the worker claim without a read first
+        await self.store.dispatch(task)
+
+    async def _set_step(self, st: RunState, step_id: str, **changes: Any) -> StepRecord:
+        rec, rev = st.steps[step_id]
+        new = dataclasses.replace(rec, **changes)
+        st.steps[step_id] = [new, await self.store.cas_step(st.id, step_id, new, rev)]
+        return new
+
+    async def _fail_step(self, st: RunState, step: StepSpec, status: StepStatus, error: str,
+                         **changes: Any) -> None:
+        if step.on_failure is FailureMode.IGNORE:
+            status = StepStatus.COMPLETED_WITH_ERROR
+        await self._set_step(st, step.id, status=status, error=error, ended_at=self.clock(), **changes)
+
+    async def _stop_step(self, st: RunState, step_id: str) -> None:
+        for _ in range(10):
+            rec, rev = st.steps[step_id]
+            if rec.status not in STEP_NON_TERMINAL or rec.status is StepStatus.NOT_CREATED:
+                return
+            try:
+                await self._set_step(st, step_id, status=StepStatus.STOPPED, ended_at=self.clock(), owner=None,
+                                     error=rec.error or "stopped with its run")
+            except ConflictError:
+                st.steps[step_id] = list(await self.store.get_step(st.id, step_id))
+                continue
+            step = st.spec.step(step_id)
+            if step.type is StepType.FOREACH:
+                for i in range(rec.fanout.get("next", 0)):
+                    await self._stop_run(f"{st.id}.{step_id}.{attempt_tag(rec)}.{i}")
+            elif step.type is StepType.SUBWORKFLOW and rec.child:
+                await self._stop_run(rec.child)
+            return
+
+    async def _stop_run(self, run_id: str) -> None:
+        for _ in range(10):
+            try:
+                run, rev = await self.store.get_run(run_id)
+            except NotFoundError:
+                return
+            if run.status in RUN_TERMINAL:
+                return
+            run.status, run.ended_at, run.reason = RunStatus.STOPPED, self.clock(), "its parent stopped"
+            try:
+                await self.store.cas_run(run, rev)
+            except ConflictError:
+                continue
+            await self.store.emit(ActionTaken(run_id))
+            return
+
+    async def _finish(self, st: RunState, status: RunStatus, reason: str | None) -> None:
+        run = dataclasses.replace(st.run, status=status, ended_at=self.clock(), reason=reason)
+        st.rev = await self.store.cas_run(run, st.rev)
+        st.run = run
+        await self._close(st)
+
+    async def _close(self, st: RunState) -> None:
+        if st.closed:
+            return
+        for sid in list(st.steps):
+            await self._stop_step(st, sid)
+        run = st.run
+        if run.parent:
+            index = run.parent.get("index")
+            await self.store.emit(ChildEnded(run.parent["run"], run.parent["step"], run.id, run.status.value,
+                                             None if index is None else int(index)))
+        elif st.spec.run_strategy is not RunStrategy.PARALLEL or st.spec.max_parallel:
+            await self._release(st)
+        st.closed = True
+        self._cache.pop(st.id, None)
+
+    async def _release(self, st: RunState) -> None:
+        """Take a finished run out of its workflow's active list and start the next waiting ones."""
+        def decide(doc: Any) -> tuple[Any, list[str]]:
+            if doc is None:
+                return None, []
+            after, promote = release(Active.from_json(doc), st.spec.run_strategy, st.spec.max_parallel, st.id)
+            return after.as_json(), promote
+
+        for run_id in await self.store.update_json(f"active.{st.run.workflow}", decide):
+            for _ in range(10):
+                try:
+                    run, rrev = await self.store.get_run(run_id)
+                    if run.status is not RunStatus.CREATED:
+                        break
+                    spec = await spec_for_run(self.store, run)
+                    run.status, run.started_at = RunStatus.IN_PROGRESS, self.clock()
+                    run.deadline = run.started_at + spec.timeout if spec.timeout else None
+                    await self.store.emit(self._start_event(run, await self.store.cas_run(run, rrev)))
+                    break
+                except ConflictError:
+                    continue
+
+    def _timer(self, run_id: str, at: float) -> None:
+        key = f"{run_id}@{at:.3f}"
+        if key in self._timers:
+            return
+        self._timers[key] = at
+
+        async def fire() -> None:
+            try:
+                await asyncio.sleep(max(0.0, at - self.clock()))
+                if run_id in self._cache:
+                    await self.handle(Wake(run_id))
+            except NotFoundError:
+                pass
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("engine: timer for %s failed", run_id)
+            finally:
+                self._timers.pop(key, None)
+
+        self._spawn(fire())

@@ -1,0 +1,51 @@
+"""What an engine holds per run while it works on it, and the definition a run follows."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from rdg.errors import NotFoundError
+from rdg.spec import (
+    WorkflowSpec,
+)
+from rdg.workflow._models import (
+    RunRecord,
+    StepRecord,
+)
+from rdg.workflow._store import Store
+
+__all__ = ["PAGE", "RunState", "attempt_tag", "spec_for_run"]
+
+PAGE = 1000
+"""Foreach items and completion bits are kept in KV pages of this many iterations."""
+
+
+async def spec_for_run(store: Store, run: RunRecord) -> WorkflowSpec:
+    """The definition a run follows (descending into inline foreach children by ``run.path``)."""
+    spec, _ = await store.get_definition(run.workflow, run.version)
+    for sid in run.path:
+        child = spec.step(sid).child
+        if child is None:
+            raise NotFoundError(f"step '{sid}' of workflow '{spec.id}' has no inline steps")
+        spec = child
+    return spec
+
+
+def attempt_tag(rec: StepRecord) -> str:
+    return f"{rec.run_attempt}-{rec.attempt}"
+
+
+class RunState:
+    def __init__(self, run_id: str) -> None:
+        self.id = run_id
+        self.lock = asyncio.Lock()
+        self.loaded = False
+        self.closed = False
+        self.run: RunRecord
+        self.rev = 0
+        self.spec: WorkflowSpec
+        self.steps: dict[str, list[Any]] = {}
+        self.inbox: list[tuple[dict[str, Any], asyncio.Future[None]]] = []
+        self.touched = 0.0
+        """When the last event for this run arrived (the reconciliation pass skips busy runs)."""

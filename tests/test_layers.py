@@ -70,3 +70,13 @@ def test_no_package_imports_another_packages_private_names() -> None:
         for path in sorted(package.rglob("*.py")):
             bad += _private_imports(path, package.name)
     assert not bad, "private imports across packages:\n" + "\n".join(bad)
+
+
+def test_a_long_module_says_why_at_its_top() -> None:
+    """Modules stay small enough to hold in one's head; one over 400 lines says why in its docstring."""
+    unexplained = []
+    for path in sorted(ROOT.rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        if text.count("\n") > 400 and "Longer than most modules:" not in (ast.get_docstring(ast.parse(text)) or ""):
+            unexplained.append(f"{path.relative_to(ROOT.parent)} ({text.count(chr(10))} lines)")
+    assert not unexplained, "long modules without a reason at the top:\n" + "\n".join(unexplained)

@@ -1,5 +1,7 @@
 """``rdg graph init|schema|expire|dump|check|repair``, ``rdg query``, ``rdg journey``, ``rdg neighbors``, ``rdg path``.
 
+Longer than most modules: one click command per graph question, each with its text and ``--json`` output.
+
 Thin commands: parse, import ``rdg.graph`` lazily, call one function, print a table (or JSON).
 """
 

@@ -1,5 +1,7 @@
 """``rdg workflow ...``, ``rdg engine`` and ``rdg worker``: thin commands over ``rdg.workflow``.
 
+Longer than most modules: one click command per workflow action, each a few lines plus the help text that teaches it.
+
 Each command parses, imports the package lazily, calls one function and prints a table (or
 JSON with ``--json``). Errors are rdg errors: the top-level wrapper prints them and exits 1.
 """

@@ -1,5 +1,7 @@
 """Find and merge what racing writers of earlier versions left behind: ``rdg graph check|repair``.
 
+Longer than most modules: finding and merging duplicates on both backends, with doctests for the merge rules.
+
 rdg identifies a vertex by (label, value of the key property named in its ``_key``) and an
 edge by (label, from vertex identity, to vertex identity). Writers that looked a vertex up and
 created it when absent, without owning it, could both create it; edge writers that added an

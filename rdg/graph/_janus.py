@@ -1,6 +1,8 @@
 """JanusGraph Server over WebSocket: GraphBinary with JanusGraph's types, a connection pool,
 basic auth and TLS.
 
+Longer than most modules: the whole JanusGraph protocol (pool and auth, GraphBinary types, schema, batched upserts, read-only queries, error mapping) kept together, so one reader sees every request it makes.
+
 An upsert batch costs three requests, each a fixed Groovy script whose text never changes (the
 server compiles it once) with the batch in its bindings, never as Gremlin text:
 

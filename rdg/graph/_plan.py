@@ -1,5 +1,7 @@
 """Turn a batch of writes into the few changes the graph needs (pure Python, no I/O).
 
+Longer than most modules: the coalescing rules, each with the doctest that pins it.
+
 Two steps, both backend-neutral:
 
 1. :func:`coalesce` folds a batch by identity: per property the write that :func:`wins` is

@@ -1,5 +1,7 @@
 """The device-fleet simulator: many devices, real gateways, a real prefetch API, one trigger.
 
+Longer than most modules: a benchmark harness (processes, ports, timing, the report); moving it out of the package is an open renovation item.
+
 Processes (all on this machine): the NATS server you point at; one prefetch API
 (``rdg live api``) over a small embedded graph of members; ``gateways`` gateway processes
 (``rdg live gateway``); ``workers`` device-fleet processes. Each fleet process holds its share

@@ -1,5 +1,7 @@
 """One owner per vertex: pipelines hand their writes to graph writers through a Kafka topic.
 
+Longer than most modules: the graph writers' protocol end to end (owner partitioning, producer, consumer, batching, offsets).
+
 Several pipelines, each with several processes, share account, profile and device vertices.
 Two processes that read, then write, the same vertex race: both see it missing and both add
 it. So on a graph server no pipeline writes the graph itself. Its sink produces every write to

@@ -1,5 +1,7 @@
 """The per-event steps of a pipeline as plain functions: decode, normalize, enrich, graph-map.
 
+Longer than most modules: the four steps share the event shape, the limits and the dead-letter reasons, and are read together.
+
 Each step takes one item and returns the next item, or a :class:`DeadLetter` saying why the
 event cannot go on (a bad event is data, never an exception). The Bytewax dataflow, ``rdg
 preview`` and the tests all call these same functions.

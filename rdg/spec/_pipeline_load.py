@@ -1,5 +1,7 @@
 """Read ``pipelines.yaml`` into :class:`PipelinesSpec`, collecting EVERY problem as a lint.
 
+Longer than most modules: one check per section of ``pipelines.yaml``, in one pass over one document.
+
 Checks: unknown keys (with did-you-mean), types, values, references between sections
 (sources, tables, graph labels), and templates or filters naming fields that normalize and
 enrich do not produce.

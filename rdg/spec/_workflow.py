@@ -1,5 +1,7 @@
 """Workflow definitions: YAML -> frozen, validated models (every problem as a file:line:col lint).
 
+Longer than most modules: the workflow models and the checks of each field, in one pass over one document.
+
 A workflow is an id, typed parameters, triggers and a DAG of steps. This module is the
 authoring format only; the engine in ``rdg.workflow`` sees nothing but these models.
 

@@ -19,7 +19,7 @@ import logging
 from collections import OrderedDict
 from typing import Any, Awaitable, Callable
 
-from rdg.errors import ConflictError, NotFoundError, RdgError
+from rdg.errors import ConflictError, NotFoundError
 from rdg.spec import (
     ExpressionError,
     StepSpec,
@@ -46,13 +46,14 @@ from rdg.workflow._models import (
 )
 from rdg.workflow._run_state import PAGE, RunState, spec_for_run
 from rdg.workflow._store import Store
+from rdg.workflow._triggers import Triggers
 
 __all__ = ["Engine", "PAGE", "spec_for_run"]
 
 log = logging.getLogger("rdg.workflow.engine")
 
 
-class Engine(Decisions, FanOut):
+class Engine(Decisions, FanOut, Triggers):
     """Drives runs. Scale out by starting more processes (``rdg engine``); they share the events.
 
     Args:
@@ -157,73 +158,6 @@ class Engine(Decisions, FanOut):
             self.events_handled += 1
         finally:
             sem.release()
-
-    async def _signals_loop(self) -> None:
-        from rdg.workflow._client import start_run
-
-        sub = await self.store.pull("signals", "engine-signals")
-        while not self._stop.is_set():
-            try:
-                msgs = await sub.fetch(16, timeout=1.0)
-            except asyncio.TimeoutError:
-                continue
-            except asyncio.CancelledError:
-                raise
-            except Exception as err:
-                log.warning("engine: fetching signals failed (%s)", err)
-                await asyncio.sleep(0.5)
-                continue
-            for msg in msgs:
-                data = json.loads(msg.data)
-                seq = msg.metadata.sequence.stream
-                for wf_id in await self.store.workflows_for_signal(data["name"]):
-                    try:
-                        spec, _ = await self.store.get_definition(wf_id)
-                        params = {k: v for k, v in (data.get("params") or {}).items() if k in spec.params}
-                        await start_run(self.store, wf_id, params, run_id=f"sig-{seq}-{wf_id}",
-                                        trigger=f"signal:{data['name']}")
-                    except ConflictError:
-                        pass  # redelivered signal: that run exists already
-                    except RdgError as err:
-                        log.warning("engine: signal %s could not start %s: %s", data["name"], wf_id, err)
-                await msg.ack()
-
-    async def _cron_loop(self) -> None:
-        from croniter import croniter
-
-        from rdg.workflow._client import start_run
-
-        while not self._stop.is_set():
-            wake = self.clock() + self.cron_refresh
-            try:
-                for d in await self.store.list_definitions():
-                    if not d["cron"]:
-                        continue
-                    key = f"cron.{d['id']}"
-                    raw, rev = await _get(self.store.defs, key)
-                    if raw is None:
-                        await _cas(self.store.defs, key, {"last": self.clock()}, 0)
-                        continue
-                    last = float(raw["last"])
-                    due = min(croniter(expr, last).get_next(float) for expr in d["cron"])
-                    if due <= self.clock():
-                        try:
-                            await _cas(self.store.defs, key, {"last": due}, rev)
-                        except ConflictError:
-                            continue  # another engine fired it
-                        await start_run(self.store, d["id"], {}, run_id=f"cron-{d['id']}-{int(due * 1000)}",
-                                        trigger="cron")
-                        wake = self.clock()
-                    else:
-                        wake = min(wake, due)
-            except asyncio.CancelledError:
-                raise
-            except Exception as err:
-                log.warning("engine: cron pass failed: %s", err)
-            try:
-                await asyncio.wait_for(self._stop.wait(), timeout=max(0.0, wake - self.clock()))
-            except asyncio.TimeoutError:
-                pass
 
     async def _reconcile_loop(self) -> None:
         passes = 0
@@ -410,15 +344,3 @@ class Engine(Decisions, FanOut):
                     if rec.status is StepStatus.QUEUED:
                         await self._resend(st, step, rec)
 
-
-async def _get(kv: Any, key: str) -> tuple[Any, int]:
-    from rdg.bus import kv_get
-
-    raw, rev = await kv_get(kv, key)
-    return (json.loads(raw) if raw else None), rev
-
-
-async def _cas(kv: Any, key: str, value: Any, rev: int) -> int:
-    from rdg.bus import kv_cas
-
-    return await kv_cas(kv, key, json.dumps(value).encode(), rev)

@@ -10,7 +10,7 @@ import asyncio
 import dataclasses
 import logging
 from dataclasses import asdict
-from typing import Any, Callable
+from typing import Any
 
 from rdg.errors import ConflictError, NotFoundError
 from rdg.spec import (
@@ -34,22 +34,15 @@ from rdg.workflow._models import (
     StepRecord,
     StepStatus,
 )
-from rdg.workflow._run_state import RunState, attempt_tag, spec_for_run
-from rdg.workflow._store import Store
+from rdg.workflow._run_state import EnginePart, RunState, attempt_tag, spec_for_run
 
 __all__ = ["Decisions"]
 
 log = logging.getLogger("rdg.workflow.engine")
 
 
-class Decisions:
+class Decisions(EnginePart):
     """Deciding what happens next in a run (a mixin of :class:`rdg.workflow.Engine`)."""
-
-    store: Store
-    clock: Callable[[], float]
-    _cache: Any
-    _pages: Any
-    _timers: dict[str, float]
 
 
     async def _advance(self, st: RunState, touched: set[str] | None = None) -> None:

@@ -8,7 +8,7 @@ import asyncio
 import dataclasses
 import json
 import logging
-from typing import Any, Callable
+from typing import Any
 
 from rdg.errors import ConflictError, NotFoundError
 from rdg.spec import (
@@ -26,22 +26,15 @@ from rdg.workflow._models import (
     StepRecord,
     StepStatus,
 )
-from rdg.workflow._run_state import PAGE, RunState, attempt_tag
-from rdg.workflow._store import Store
+from rdg.workflow._run_state import PAGE, EnginePart, RunState, attempt_tag
 
 __all__ = ["FanOut"]
 
 log = logging.getLogger("rdg.workflow.engine")
 
 
-class FanOut:
+class FanOut(EnginePart):
     """Child runs of foreach and subworkflow steps (a mixin of :class:`rdg.workflow.Engine`)."""
-
-    store: Store
-    clock: Callable[[], float]
-    _cache: Any
-    _pages: Any
-    _timers: dict[str, float]
 
 
     async def _start_foreach(self, st: RunState, step: StepSpec, rec: StepRecord, names: dict[str, Any]) -> None:

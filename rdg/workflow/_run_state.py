@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, Callable
 
 from rdg.errors import NotFoundError
 from rdg.spec import (
@@ -15,7 +15,7 @@ from rdg.workflow._models import (
 )
 from rdg.workflow._store import Store
 
-__all__ = ["PAGE", "RunState", "attempt_tag", "spec_for_run"]
+__all__ = ["PAGE", "EnginePart", "RunState", "attempt_tag", "spec_for_run"]
 
 PAGE = 1000
 """Foreach items and completion bits are kept in KV pages of this many iterations."""
@@ -49,3 +49,15 @@ class RunState:
         self.inbox: list[tuple[dict[str, Any], asyncio.Future[None]]] = []
         self.touched = 0.0
         """When the last event for this run arrived (the reconciliation pass skips busy runs)."""
+
+
+class EnginePart:
+    """What every part of the engine reads (set by ``Engine.__init__``); the parts are mixins."""
+
+    store: Store
+    clock: Callable[[], float]
+    cron_refresh: float
+    _cache: Any
+    _pages: Any
+    _timers: dict[str, float]
+    _stop: asyncio.Event

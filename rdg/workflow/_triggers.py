@@ -8,23 +8,18 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from typing import Any, Callable
+from typing import Any
 
 from rdg.errors import ConflictError, RdgError
-from rdg.workflow._store import Store
+from rdg.workflow._run_state import EnginePart
 
 __all__ = ["Triggers"]
 
 log = logging.getLogger("rdg.workflow.engine")
 
 
-class Triggers:
+class Triggers(EnginePart):
     """The signal and cron loops (a mixin of :class:`rdg.workflow.Engine`)."""
-
-    store: Store
-    clock: Callable[[], float]
-    cron_refresh: float
-    _stop: asyncio.Event
 
     async def _signals_loop(self) -> None:
         from rdg.workflow._client import start_run

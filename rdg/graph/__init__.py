@@ -17,7 +17,7 @@ from rdg.graph import queries
 from rdg.graph._check import CheckReport, RepairReport, check, repair
 from rdg.graph._connect import connect
 from rdg.graph._embedded import EmbeddedUnsupportedError, GraphDamagedError
-from rdg.graph._handle import Graph, write_ceiling
+from rdg.graph._handle import Graph
 from rdg.graph._model import (
     EdgeLabel,
     EdgeWrite,
@@ -61,5 +61,4 @@ __all__ = [
     "to_wire",
     "why_invalid",
     "wins",
-    "write_ceiling",
 ]

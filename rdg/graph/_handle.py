@@ -303,13 +303,3 @@ class Graph:
                     self.backend, len(items), last)
         self._write(items[:mid], co, result, owns)
         self._write(items[mid:], co, result, owns)
-
-
-def write_ceiling(graph: Graph, writes: Sequence[VertexWrite | EdgeWrite]) -> float:
-    """The raw batched write rate (elements/s) of ``graph.upsert`` for ``writes``: the ingest ceiling.
-
-    Used by the ingest benchmark to compare a pipeline with the graph layer alone.
-    """
-    start = time.perf_counter()
-    graph.upsert(writes)
-    return len(writes) / max(time.perf_counter() - start, 1e-9)

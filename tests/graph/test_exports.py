@@ -9,7 +9,7 @@ def test_graph_exports() -> None:
         "GraphDamagedError", "GremlinSyntaxError", "QueryWritesError",
         "Schema", "UpsertResult", "VertexLabel", "VertexWrite", "CheckReport", "RepairReport", "check", "repair",
         "compact", "connect", "desired", "from_wire", "owner", "owner_partition",
-        "queries", "to_wire", "why_invalid", "wins", "write_ceiling",
+        "queries", "to_wire", "why_invalid", "wins",
     ])
     for name in rdg.graph.__all__:
         assert getattr(rdg.graph, name) is not None

@@ -21,8 +21,10 @@ from rdg.cli import settings_from
 from rdg.cli._output import table
 
 _JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
-_PREFIX = click.option("--prefix", default="rdg", show_default=True, envvar="RDG_WORKFLOW_PREFIX",
-                       help="Namespace of the workflow buckets and streams on NATS.")
+_PREFIX = click.option("--namespace", "--prefix", "prefix", default="rdg", show_default=True,
+                       envvar=["RDG_WORKFLOW_NAMESPACE", "RDG_WORKFLOW_PREFIX"],
+                       help="Keeps deployments apart on one NATS: the workflow buckets and streams are named "
+                            "after it (as `rdg live --namespace` does for live events; --prefix is the old name).")
 _PARAM = click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE",
                       help="A parameter; VALUE is read as YAML (3, true, [a, b]). Repeat for more.")
 

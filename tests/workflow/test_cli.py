@@ -43,7 +43,7 @@ def test_help_has_examples() -> None:
 
 
 def _rdg(nats_url: str, prefix: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run([sys.executable, "-m", "rdg", "--set", f"nats_url={nats_url}", *args, "--prefix", prefix],
+    proc = subprocess.run([sys.executable, "-m", "rdg", "--set", f"nats_url={nats_url}", *args, "--namespace", prefix],
                           cwd=ROOT, capture_output=True, text=True, timeout=60,
                           env={**os.environ, "PYTHONPATH": str(ROOT)})
     if check:

@@ -62,9 +62,15 @@ class Scheduler:
         self.name = name
         self.events: dict[str, LiveEvent] = {}
         self.fired: list[tuple[str, str, float]] = []
+        self.passes = 0
+        """How many times it has looked for due transitions (tests wait on it after moving a clock)."""
         self._changed = asyncio.Event()
         self._stopping = asyncio.Event()
         self.ready = asyncio.Event()
+
+    def wake(self) -> None:
+        """Look at the clock and the events again now (a test that moves its own clock calls it)."""
+        self._changed.set()
 
     def stop(self) -> None:
         """Ask :meth:`run` to return."""
@@ -77,6 +83,7 @@ class Scheduler:
         try:
             while not self._stopping.is_set():
                 await self._fire_due()
+                self.passes += 1
                 if watch.done():
                     watch.result()  # re-raise what killed the watcher
                 self._changed.clear()

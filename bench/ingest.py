@@ -56,7 +56,7 @@ sys.path.insert(0, str(ROOT))
 from rdg.config import Settings  # noqa: E402
 from rdg.graph import compact  # noqa: E402
 from rdg.pipeline import PipelineSteps, RawEvent, compile_pipeline, generate, load_spec  # noqa: E402
-from rdg.pipeline._run import init_graph_schema  # noqa: E402
+from rdg.pipeline import init_graph_schema  # noqa: E402
 from rdg.spec import DeadLetterSpec  # noqa: E402
 
 
@@ -187,7 +187,7 @@ def deployed_rate(spec_path: Path, settings: Settings, lines: dict[str, list[str
     from confluent_kafka import Producer
     from confluent_kafka.admin import AdminClient, NewTopic
 
-    from rdg.pipeline._deploy import WRITER, deploy, status, stop
+    from rdg.pipeline import WRITER, deploy, status, stop
 
     names = list(lines)
     spec_topics = {"playback": "playback.cdc", "live_viewing": "live.requests", "games": "games.sessions"}
@@ -253,7 +253,7 @@ def freshness(spec_path: Path, settings: Settings, rate: float, seconds: float, 
     from gremlin_python.process.graph_traversal import __  # noqa: F401
 
     from rdg.graph import connect
-    from rdg.pipeline._deploy import WRITER, deploy, status, stop
+    from rdg.pipeline import WRITER, deploy, status, stop
 
     topic = f"{prefix}.games.sessions"
     admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
@@ -314,7 +314,7 @@ def freshness(spec_path: Path, settings: Settings, rate: float, seconds: float, 
         probe_graph.close()
         time.sleep(2.5)  # the metrics file is rewritten every second
         from rdg.pipeline._metrics import read_metrics
-        from rdg.pipeline._dataflow import pipeline_dir
+        from rdg.pipeline import pipeline_dir
 
         inner = [m["freshness"] for m in read_metrics(pipeline_dir(settings, WRITER))]  # the writers commit
     finally:

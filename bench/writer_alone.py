@@ -27,7 +27,7 @@ import ingest as bench  # noqa: E402
 
 from rdg.config import Settings  # noqa: E402
 from rdg.pipeline._dataflow import default_opener  # noqa: E402
-from rdg.pipeline._deploy import WRITER, deploy, status, stop  # noqa: E402
+from rdg.pipeline import WRITER, deploy, status, stop  # noqa: E402
 from rdg.stack import start_for_tests  # noqa: E402
 
 

@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from rdg.errors import EnvironmentMissingError, RdgError, ServerError
-from rdg.stack import free_ports
+from rdg.stack import free_ports, launch
 
 __all__ = ["SimConfig", "SimResult", "build_member_graph", "compare", "plot_simulation", "simulate"]
 
@@ -271,9 +271,8 @@ async def _fleet(cfg: SimConfig, index: int, gateway_urls: list[str], api_url: s
 # ---------------------------------------------------------------- coordinator
 
 def _spawn(args: list[str], nats_url: str, log_path: Path) -> subprocess.Popen[bytes]:
-    cmd = [sys.executable, "-m", "rdg", "--set", f"nats_url={nats_url}", "live", *args]
-    log = open(log_path, "wb")  # noqa: SIM115 - closed with the process
-    return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    log_path.write_bytes(b"")
+    return launch([sys.executable, "-m", "rdg", "--set", f"nats_url={nats_url}", "live", *args], log=log_path)
 
 
 async def _wait_http(url: str, proc: subprocess.Popen[bytes], log_path: Path, timeout: float = 60.0) -> None:

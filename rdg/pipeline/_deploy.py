@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -31,7 +30,7 @@ from rdg.errors import ConfigError
 from rdg.pipeline._dataflow import pipeline_dir, writes_through_writers
 from rdg.pipeline._metrics import read_metrics
 from rdg.spec import PipelinesSpec
-from rdg.stack import pid_alive, write_private
+from rdg.stack import launch, pid_alive, write_private
 
 __all__ = ["WRITER", "DeployResult", "PipelineStatus", "deploy", "log_path", "read_log", "status", "stop"]
 
@@ -151,13 +150,10 @@ def _start(name: str, spec: PipelinesSpec, settings: Settings, processes: int, e
         "settings": settings.as_dict(), "deployed_at": time.time(), "cwd": os.getcwd(), **extra,
     }, indent=2).encode())
     (folder / "stop-requested").unlink(missing_ok=True)
-    log = (folder / LOG_NAME).open("ab")
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(Path(spec.file).resolve().parent), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-    proc = subprocess.Popen([sys.executable, "-m", "rdg.pipeline._supervisor", str(folder)], stdout=log,
-                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True, env=env,
-                            cwd=str(Path(spec.file).resolve().parent))
-    log.close()
+    proc = launch([sys.executable, "-m", "rdg.pipeline._supervisor", str(folder)], log=folder / LOG_NAME,
+                  env=env, cwd=Path(spec.file).resolve().parent)
     (folder / "supervisor.pid").write_text(str(proc.pid))
     return DeployResult(name, proc.pid, processes, False, str(folder))
 

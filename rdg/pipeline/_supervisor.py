@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from rdg.stack import free_ports
+from rdg.stack import free_ports, launch
 
 
 def _log(text: str) -> None:
@@ -43,8 +43,8 @@ def main(folder: Path) -> int:
     while not stopping:
         addresses = ",".join(f"127.0.0.1:{p}" for p in free_ports(n)) if n > 1 else ""
         _log(f"starting {info['pipeline']} with {n} process(es)" + (f" at {addresses}" if addresses else ""))
-        workers = [subprocess.Popen([sys.executable, "-m", "rdg.pipeline._worker", str(folder), str(i), addresses])
-                   for i in range(n)]
+        workers = [launch([sys.executable, "-m", "rdg.pipeline._worker", str(folder), str(i), addresses],
+                          detached=False) for i in range(n)]
         started = time.monotonic()
         failed: int | None = None
         while not stopping:

@@ -10,7 +10,7 @@ loopback with its own folder, log and pid, and is stopped only by the pid we rec
 
 from rdg.stack._control import SERVERS, ServerStatus, down, parse_only, prepare, start_for_tests, status, up
 from rdg.stack._maven import fetch_jars, java_binary
-from rdg.stack._process import ProcessInfo, free_port, free_ports, pid_alive, port_in_use
+from rdg.stack._process import ProcessInfo, free_port, free_ports, launch, pid_alive, port_in_use
 from rdg.stack._tls import write_private
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "free_port",
     "free_ports",
     "java_binary",
+    "launch",
     "parse_only",
     "pid_alive",
     "port_in_use",

@@ -31,6 +31,7 @@ from rdg.errors import RdgTimeoutError, ServerError
 
 __all__ = [
     "ProcessInfo",
+    "launch",
     "check_port_free",
     "free_port",
     "free_ports",
@@ -202,6 +203,35 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child between 
         pass
 
 
+def launch(argv: Sequence[str], *, log: Path | None = None, cwd: str | os.PathLike[str] | None = None,
+           env: dict[str, str] | None = None, detached: bool = True, tied_to_parent: bool = False,
+           ) -> subprocess.Popen[bytes]:
+    """Start a process rdg built the command line of (never from input): the one way rdg starts
+    servers, pipeline supervisors and workers, and simulator processes.
+
+    Args:
+        argv: The command line.
+        log: Appends stdout and stderr here (``None``: inherit this process's).
+        cwd: Working folder.
+        env: The whole environment (default: this process's).
+        detached: In a session of its own, so a Ctrl-C here does not reach it.
+        tied_to_parent: Also SIGTERMed when this process exits (tests, benchmarks).
+
+    >>> proc = launch(["true"]); proc.wait()
+    0
+    """
+    out = open(log, "ab") if log is not None else None  # noqa: SIM115 - handed to the child
+    try:
+        return subprocess.Popen(  # noqa: S603 - argv is built by rdg, never from input
+            list(argv), cwd=cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT if out else None,
+            env=env, preexec_fn=_die_with_parent if tied_to_parent else None,  # noqa: PLW1509
+            start_new_session=detached and not tied_to_parent,
+        )
+    finally:
+        if out is not None:
+            out.close()
+
+
 def spawn(
     name: str,
     argv: Sequence[str],
@@ -229,24 +259,13 @@ def spawn(
         tied_to_parent: Stop the server when this Python process exits (for tests).
     """
     home.mkdir(parents=True, exist_ok=True)
-    log = open(home / LOG_NAME, "ab")  # noqa: SIM115 - handed to the child
-    log.write(f"\n--- rdg: starting {name}: {' '.join(argv)}\n".encode())
-    log.flush()
+    with open(home / LOG_NAME, "ab") as log:
+        log.write(f"\n--- rdg: starting {name}: {' '.join(argv)}\n".encode())
     try:
-        proc = subprocess.Popen(  # noqa: S603 - argv is built by rdg, never from input
-            list(argv),
-            cwd=home,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, **(env or {})},
-            preexec_fn=_die_with_parent if tied_to_parent else None,  # noqa: PLW1509
-            start_new_session=not tied_to_parent,
-        )
+        proc = launch(argv, log=home / LOG_NAME, cwd=home, env={**os.environ, **(env or {})},
+                      tied_to_parent=tied_to_parent)
     except OSError as err:
         raise ServerError(f"could not start {name}: {err}") from err
-    finally:
-        log.close()
     info = ProcessInfo(name=name, pid=proc.pid, url=url, home=str(home), ports=dict(ports),
                        started_at=time.time(), extra=dict(extra or {}))
     (home / PID_NAME).write_text(f"{proc.pid}\n")

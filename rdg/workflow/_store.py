@@ -252,6 +252,15 @@ class Store:
         """Write the step if still at ``rev`` (0: create); :class:`ConflictError` otherwise."""
         return await kv_cas(self.runs, f"step.{run_id}.{step_id}", rec.to_json(), rev)
 
+    async def cron_last(self, wf_id: str) -> tuple[float | None, int]:
+        """When the workflow's cron last fired (``None, 0`` before its first pass) and the revision."""
+        raw, rev = await kv_get(self.defs, f"cron.{wf_id}")
+        return (float(json.loads(raw)["last"]) if raw else None), rev
+
+    async def set_cron_last(self, wf_id: str, last: float, rev: int) -> int:
+        """Record a cron firing by compare-and-set (:class:`ConflictError`: another engine did)."""
+        return await kv_cas(self.defs, f"cron.{wf_id}", _dumps({"last": last}), rev)
+
     async def get_json(self, key: str) -> tuple[Any, int]:
         """Any JSON value in the runs bucket with its revision (``None, 0`` if absent)."""
         raw, rev = await kv_get(self.runs, key)

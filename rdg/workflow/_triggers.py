@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from typing import Any
 
 from rdg.errors import ConflictError, RdgError
 from rdg.workflow._run_state import EnginePart
@@ -62,16 +61,14 @@ class Triggers(EnginePart):
                 for d in await self.store.list_definitions():
                     if not d["cron"]:
                         continue
-                    key = f"cron.{d['id']}"
-                    raw, rev = await _get(self.store.defs, key)
-                    if raw is None:
-                        await _cas(self.store.defs, key, {"last": self.clock()}, 0)
+                    last, rev = await self.store.cron_last(d["id"])
+                    if last is None:
+                        await self.store.set_cron_last(d["id"], self.clock(), 0)
                         continue
-                    last = float(raw["last"])
                     due = min(croniter(expr, last).get_next(float) for expr in d["cron"])
                     if due <= self.clock():
                         try:
-                            await _cas(self.store.defs, key, {"last": due}, rev)
+                            await self.store.set_cron_last(d["id"], due, rev)
                         except ConflictError:
                             continue  # another engine fired it
                         await start_run(self.store, d["id"], {}, run_id=f"cron-{d['id']}-{int(due * 1000)}",
@@ -88,15 +85,3 @@ class Triggers(EnginePart):
             except asyncio.TimeoutError:
                 pass
 
-
-async def _get(kv: Any, key: str) -> tuple[Any, int]:
-    from rdg.bus import kv_get
-
-    raw, rev = await kv_get(kv, key)
-    return (json.loads(raw) if raw else None), rev
-
-
-async def _cas(kv: Any, key: str, value: Any, rev: int) -> int:
-    from rdg.bus import kv_cas
-
-    return await kv_cas(kv, key, json.dumps(value).encode(), rev)

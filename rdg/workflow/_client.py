@@ -1,25 +1,25 @@
 """Client side: start runs and act on them through a :class:`RunHandle`.
 
-Every action reads the run, checks the legal-action table, writes with a compare-and-set and
-then wakes the engines with an event. An illegal action changes nothing and says why.
+Every action reads the run, computes the new record with :func:`rdg.workflow._decide.run_action`
+or :func:`~rdg.workflow._decide.step_action` (which check the legal-action table), writes it
+with a compare-and-set and then wakes the engines with an event. An illegal action changes nothing and says why.
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import uuid
 from typing import Any, Mapping
 
 from rdg.errors import ConflictError, IllegalActionError, NotFoundError, RdgTimeoutError
 from rdg.spec import RunStrategy, did_you_mean
 from rdg.workflow._admission import Active, admit
-from rdg.workflow._run_state import spec_for_run
+from rdg.workflow._decide import run_action, step_action, steps_to_restart
 from rdg.workflow._events import ActionTaken, RunStarted
 from rdg.workflow._models import (
-    RUN_TERMINAL, STEP_COMPLETE, RestartMode, RunAction, RunRecord, RunStatus, StepRecord, StepStatus,
-    check_action, check_step_action, now,
+    RUN_TERMINAL, RestartMode, RunAction, RunRecord, RunStatus, StepRecord, check_action, now,
 )
+from rdg.workflow._run_state import spec_for_run
 from rdg.workflow._store import Store
 
 __all__ = ["RunHandle", "get_run", "list_runs", "start_run"]
@@ -173,38 +173,33 @@ class RunHandle:
 
     # -- actions -----------------------------------------------------------------------------
 
-    async def _run_action(self, action: RunAction, change: Any) -> RunRecord:
+    async def _run_action(self, action: RunAction, **how: Any) -> RunRecord:
         for _ in range(_RETRIES):
             run, rev = await self.store.get_run(self.id)
-            check_action(run.status, action)
-            change(run)
+            new = run_action(run, action, now=now(), **how)
             try:
-                await self.store.cas_run(run, rev)
+                await self.store.cas_run(new, rev)
             except ConflictError:
                 continue
             await self.store.emit(ActionTaken(self.id))
-            return run
+            return new
         raise ConflictError(f"run {self.id} kept changing while trying to {action.value} it", hint="try again")
 
     async def pause(self) -> RunRecord:
         """Start no new steps; running ones finish. Legal when IN_PROGRESS."""
-        return await self._run_action(RunAction.PAUSE, lambda r: setattr(r, "status", RunStatus.PAUSED))
+        return await self._run_action(RunAction.PAUSE)
 
     async def resume(self) -> RunRecord:
         """Carry on after :meth:`pause`. Legal when PAUSED."""
-        return await self._run_action(RunAction.RESUME, lambda r: setattr(r, "status", RunStatus.IN_PROGRESS))
+        return await self._run_action(RunAction.RESUME)
 
     async def stop(self, *, reason: str = "stopped by user") -> RunRecord:
         """End the run as STOPPED; running steps are stopped and their late results ignored."""
-        def change(run: RunRecord) -> None:
-            run.status, run.ended_at, run.reason = RunStatus.STOPPED, now(), reason
-        return await self._run_action(RunAction.STOP, change)
+        return await self._run_action(RunAction.STOP, reason=reason)
 
     async def kill(self) -> RunRecord:
         """End the run at once as FAILED ("killed"); running steps are stopped."""
-        def change(run: RunRecord) -> None:
-            run.status, run.ended_at, run.reason = RunStatus.FAILED, now(), "killed by user"
-        return await self._run_action(RunAction.KILL, change)
+        return await self._run_action(RunAction.KILL)
 
     async def restart(self, mode: RestartMode | str = RestartMode.FAILED, *, step: str | None = None) -> RunRecord:
         """Start a new attempt of a finished run, keeping the old attempt in the history.
@@ -226,18 +221,11 @@ class RunHandle:
             if step is None:
                 raise IllegalActionError("restart from a step needs the step id", hint="--from-step STEP")
             await self._check_step(run, step)
-            reset = {step} | spec.downstream(step)
-        elif mode is RestartMode.BEGINNING:
-            reset = {s.id for s in spec.steps}
-        else:
-            recs = await asyncio.gather(*(self.store.get_step(self.id, s.id) for s in spec.steps))
-            bad = {s.id for s, (rec, _) in zip(spec.steps, recs) if rec.status not in STEP_COMPLETE}
-            reset = set(bad)
-            for sid in bad:
-                reset |= spec.downstream(sid)
-            if not reset:
-                raise IllegalActionError(f"run {self.id} has no failed steps to restart",
-                                         hint="use --from-beginning or --from-step STEP")
+        recs = await asyncio.gather(*(self.store.get_step(self.id, s.id) for s in spec.steps))
+        reset = steps_to_restart(spec, {s.id: rec for s, (rec, _) in zip(spec.steps, recs)}, mode, step)
+        if not reset:
+            raise IllegalActionError(f"run {self.id} has no failed steps to restart",
+                                     hint="use --from-beginning or --from-step STEP")
         for sid in reset:
             for _ in range(_RETRIES):
                 rec, rev = await self.store.get_step(self.id, sid)
@@ -249,13 +237,7 @@ class RunHandle:
                 except ConflictError:
                     continue
 
-        def change(r: RunRecord) -> None:
-            r.history = (r.history + [{"attempt": r.attempt, "status": r.status.value, "started_at": r.started_at,
-                                       "ended_at": r.ended_at, "reason": r.reason}])[-20:]
-            r.attempt += 1
-            r.status, r.started_at, r.ended_at, r.reason = RunStatus.IN_PROGRESS, now(), None, f"restart ({mode.value})"
-            r.deadline = r.started_at + spec.timeout if spec.timeout else None
-        return await self._run_action(RunAction.RESTART, change)
+        return await self._run_action(RunAction.RESTART, timeout=spec.timeout, restart_reason=f"restart ({mode.value})")
 
     async def _check_step(self, run: RunRecord, step_id: str) -> None:
         spec = await spec_for_run(self.store, run)
@@ -264,16 +246,14 @@ class RunHandle:
             raise NotFoundError(f"workflow '{spec.id}' has no step '{step_id}'",
                                 hint=did_you_mean(step_id, ids) or "steps: " + ", ".join(ids))
 
-    async def _step_action(self, action: RunAction, step_id: str, change: Any) -> StepRecord:
+    async def _step_action(self, action: RunAction, step_id: str) -> StepRecord:
         run, _ = await self.store.get_run(self.id)
         check_action(run.status, action)
         await self._check_step(run, step_id)
         spec = await spec_for_run(self.store, run)
         for _ in range(_RETRIES):
             rec, rev = await self.store.get_step(self.id, step_id)
-            check_step_action(step_id, rec.status, action, breakpoint=rec.breakpoint or spec.step(step_id).breakpoint)
-            new = dataclasses.replace(rec, history=list(rec.history))
-            change(new)
+            new = step_action(step_id, rec, action, now=now(), breakpoint=spec.step(step_id).breakpoint)
             try:
                 await self.store.cas_step(self.id, step_id, new, rev)
             except ConflictError:
@@ -284,21 +264,12 @@ class RunHandle:
 
     async def skip(self, step_id: str) -> StepRecord:
         """Mark a step that has not completed as SKIPPED; the steps after it run as if it succeeded."""
-        def change(rec: StepRecord) -> None:
-            rec.status, rec.taken, rec.ended_at, rec.error = StepStatus.SKIPPED, True, now(), "skipped by user"
-            rec.owner, rec.lease_until, rec.retry_at = None, None, None
-        return await self._step_action(RunAction.SKIP, step_id, change)
+        return await self._step_action(RunAction.SKIP, step_id)
 
     async def pause_step(self, step_id: str) -> StepRecord:
         """Set a breakpoint: the step waits (PAUSED) instead of starting when it becomes ready."""
-        def change(rec: StepRecord) -> None:
-            rec.breakpoint, rec.released = True, False
-        return await self._step_action(RunAction.PAUSE_STEP, step_id, change)
+        return await self._step_action(RunAction.PAUSE_STEP, step_id)
 
     async def resume_step(self, step_id: str) -> StepRecord:
         """Release a breakpoint: a PAUSED step starts now; a waiting breakpoint is removed."""
-        def change(rec: StepRecord) -> None:
-            if rec.status is StepStatus.PAUSED:
-                rec.status = StepStatus.NOT_CREATED
-            rec.breakpoint, rec.released = False, True
-        return await self._step_action(RunAction.RESUME_STEP, step_id, change)
+        return await self._step_action(RunAction.RESUME_STEP, step_id)

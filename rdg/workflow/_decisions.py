@@ -1,7 +1,8 @@
-"""The engine's decisions for one run: which steps start, skip, pause, retry or fail, and when
-the run ends (with its run-strategy release). Mixed into :class:`rdg.workflow.Engine`; every
-write is a compare-and-set through the store, and a lost one makes the engine read the run
-again and decide again (``Engine._until_no_conflict``).
+"""Carrying out the engine's decisions for one run: the commands of the pure
+:func:`rdg.workflow._decide.decide` (start, skip, hold, fail or stop a step, finish or close the
+run) become writes, dispatches and timers. Mixed into :class:`rdg.workflow.Engine`; every write
+is a compare-and-set through the store, and a lost one makes the engine read the run again and
+decide again (``Engine._until_no_conflict``).
 """
 
 from __future__ import annotations
@@ -19,16 +20,27 @@ from rdg.spec import (
     RunStrategy,
     StepSpec,
     StepType,
-    WorkflowSpec,
     evaluate_async,
     render_async,
 )
 from rdg.workflow._admission import Active, release
+from rdg.workflow._decide import (
+    Close,
+    Evaluate,
+    Fail,
+    Finish,
+    Hold,
+    Skip,
+    Start,
+    StopStep,
+    WakeAt,
+    candidates,
+    decide,
+)
 from rdg.workflow._events import ActionTaken, ChildEnded, Wake
 from rdg.workflow._models import (
     RUN_TERMINAL,
     STEP_COMPLETE,
-    STEP_FAILED,
     STEP_NON_TERMINAL,
     RunStatus,
     StepRecord,
@@ -46,106 +58,53 @@ class Decisions(EnginePart):
 
 
     async def _advance(self, st: RunState, touched: set[str] | None = None) -> None:
-        """Decide what happens next. ``touched``: the steps that just changed (None: look at all)."""
-        run = st.run
-        if run.status in RUN_TERMINAL:
-            await self._close(st)
-            return
-        if run.status is RunStatus.CREATED:
-            return
-        if run.deadline:
-            if self.clock() >= run.deadline:
-                await self._finish(st, RunStatus.TIMED_OUT, "the run's timeout passed")
-                return
-            self._timer(st.id, run.deadline)
-        candidates = None if touched is None else self._candidates(st.spec, touched)
-        for _ in range(len(st.spec.steps) + 2):
-            if await self._handle_failures(st):
-                return
-            if st.run.status is RunStatus.PAUSED:
-                return
-            changed = await self._start_ready(st, candidates)
-            if not changed:
-                break
-            candidates = self._candidates(st.spec, changed)
-        if await self._handle_failures(st):
-            return
-        if all(rec.status in STEP_COMPLETE for rec, _ in st.steps.values()):
-            await self._finish(st, RunStatus.SUCCEEDED, None)
-
-    async def _handle_failures(self, st: RunState) -> bool:
-        failed = [sid for sid, (rec, _) in st.steps.items() if rec.status in STEP_FAILED]
-        if not failed:
-            return False
-        first = st.steps[failed[0]][0]
-        reason = f"step '{failed[0]}' {first.status.value}: {first.error or ''}".strip()
-        if any(st.spec.step(sid).on_failure is FailureMode.FAIL for sid in failed):
-            await self._finish(st, RunStatus.FAILED, reason)
-            return True
-        busy = False
-        for sid, (rec, _) in list(st.steps.items()):
-            if rec.status in (StepStatus.WAITING_RETRY, StepStatus.PAUSED):
-                await self._stop_step(st, sid)
-            elif rec.status in (StepStatus.QUEUED, StepStatus.RUNNING):
-                busy = True
-        if not busy:
-            await self._finish(st, RunStatus.FAILED, reason)
-        return True
-
-    def _candidates(self, spec: WorkflowSpec, touched: set[str]) -> list[StepSpec]:
-        """The touched steps and their direct dependents, in definition order."""
-        wanted: set[int] = set()
-        for sid in touched:
-            if sid in spec.positions:
-                wanted.add(spec.positions[sid])
-                wanted.update(spec.dependents[sid])
-        return [spec.steps[i] for i in sorted(wanted)]
-
-    async def _start_ready(self, st: RunState, candidates: list[StepSpec] | None = None) -> set[str]:
-        progressed: set[str] = set()
+        """Carry out :func:`rdg.workflow._decide.decide` until it has nothing more to do.
+        ``touched``: the steps that just changed (None: look at all)."""
+        only = None if touched is None else candidates(st.spec, touched)
+        conditions: dict[str, bool | str] = {}
         names: dict[str, Any] | None = None
-        names_full = False
-        for step in (st.spec.steps if candidates is None else candidates):
-            rec, _ = st.steps[step.id]
-            if rec.status is StepStatus.WAITING_RETRY:
-                if (rec.retry_at or 0) <= self.clock():
-                    names, names_full = self._names(st), True
+        for _ in range(2 * len(st.spec.steps) + 4):
+            commands = decide(st.run, st.spec, {sid: rec for sid, (rec, _) in st.steps.items()}, now=self.clock(),
+                              conditions=conditions, only=only)
+            changed: set[str] = set()
+            for command in commands:
+                if isinstance(command, Close):
+                    await self._close(st)
+                    return
+                if isinstance(command, Finish):
+                    await self._finish(st, command.status, command.reason)
+                    return
+                if isinstance(command, WakeAt):
+                    self._timer(st.id, command.at)
+                elif isinstance(command, StopStep):
+                    await self._stop_step(st, command.step)
+                elif isinstance(command, Hold):
+                    await self._set_step(st, command.step, status=StepStatus.PAUSED, breakpoint=True)
+                elif isinstance(command, Skip):
+                    await self._set_step(st, command.step, status=StepStatus.SKIPPED, taken=False,
+                                         ended_at=self.clock(), error=command.reason)
+                    changed.add(command.step)
+                elif isinstance(command, Fail):
+                    await self._fail_step(st, st.spec.step(command.step), command.status, command.error)
+                    changed.add(command.step)
+                elif isinstance(command, Evaluate):
+                    names = names or self._names(st)
+                    try:
+                        conditions[command.step] = bool(await evaluate_async(st.spec.step(command.step).condition,
+                                                                             names))
+                    except ExpressionError as err:
+                        conditions[command.step] = str(err)
+                    changed.add(command.step)
+                elif isinstance(command, Start):
+                    step = st.spec.step(command.step)
+                    if names is None or step.has_expressions:
+                        names = self._names(st, full=step.has_expressions)
                     await self._start(st, step, names)
-                    progressed.add(step.id)
-                else:
-                    self._timer(st.id, rec.retry_at or self.clock())
-                continue
-            if rec.status is not StepStatus.NOT_CREATED:
-                continue
-            deps = [st.steps[d][0] for d in step.depends_on]
-            if any(d.status not in STEP_COMPLETE for d in deps):
-                continue
-            if deps and not any(d.taken for d in deps):
-                await self._set_step(st, step.id, status=StepStatus.SKIPPED, taken=False, ended_at=self.clock(),
-                                     error="no upstream branch was taken")
-                progressed.add(step.id)
-                continue
-            if (rec.breakpoint or step.breakpoint) and not rec.released:
-                await self._set_step(st, step.id, status=StepStatus.PAUSED, breakpoint=True)
-                continue
-            need = step.has_expressions
-            if names is None or (need and not names_full):
-                names, names_full = self._names(st, full=need), need
-            if step.condition:
-                try:
-                    taken = bool(await evaluate_async(step.condition, names))
-                except ExpressionError as err:
-                    await self._fail_step(st, step, StepStatus.USER_FAILED, f"if: {err}")
-                    return progressed | {step.id}
-                if not taken:
-                    await self._set_step(st, step.id, status=StepStatus.SKIPPED, taken=False, ended_at=self.clock(),
-                                         error="condition was false")
-                    progressed.add(step.id)
-                    continue
-            await self._start(st, step, names)
-            progressed.add(step.id)
-            names = None  # outputs may have changed (a foreach over nothing completes at once)
-        return progressed
+                    names = None  # outputs may have changed (a foreach over nothing completes at once)
+                    changed.add(command.step)
+            if not changed or any(isinstance(c, StopStep) for c in commands):
+                return
+            only = candidates(st.spec, changed)
 
     def _names(self, st: RunState, *, full: bool = True) -> dict[str, Any]:
         """What expressions may read. ``full=False`` leaves out step outputs (for steps without

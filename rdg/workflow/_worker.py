@@ -15,10 +15,12 @@ import logging
 import os
 import socket
 import uuid
+from dataclasses import dataclass
 from typing import Any, Mapping
 
 from rdg.errors import ConflictError, RdgTimeoutError, RetryableError, ServerError, UserStepError
 from rdg.spec import RetrySpec
+from rdg.workflow._decide import attempt_ended
 from rdg.workflow._events import StepEnded
 from rdg.workflow._models import STEP_TERMINAL, StepRecord, StepStatus, now
 from rdg.workflow._runtimes import DEFAULT_OUTPUT_LIMIT, runtimes as builtin_runtimes
@@ -28,6 +30,17 @@ from rdg.workflow._task import StepContext, StepRuntime
 __all__ = ["Worker"]
 
 log = logging.getLogger("rdg.workflow.worker")
+
+
+@dataclass
+class _Outcome:
+    """How one attempt of a step ended, as the worker saw it."""
+
+    status: StepStatus
+    outputs: dict[str, Any]
+    error: str | None = None
+    final: bool = False
+    """The step's code said not to retry (a non-retryable user error)."""
 
 
 class _Claim:
@@ -106,8 +119,7 @@ class Worker:
         claim = await self._claim(task, msg)
         if claim is None:
             return
-        status, outputs, error = await self._execute(task, claim, msg)
-        done = await self._complete(task, claim, status, outputs, error)
+        done = await self._complete(task, claim, await self._execute(task, claim, msg))
         if done is not None:
             await self.store.emit(StepEnded(task["run"], task["step"], done[1], done[0].as_dict()))
             self.completed += 1
@@ -186,7 +198,7 @@ class Worker:
                         runner.cancel()
                         return
 
-    async def _execute(self, task: dict[str, Any], claim: _Claim, msg: Any) -> tuple[StepStatus, dict[str, Any], str | None]:
+    async def _execute(self, task: dict[str, Any], claim: _Claim, msg: Any) -> _Outcome:
         runtime = self.runtimes.get(task["type"])
         ctx = StepContext(
             run_id=task["run"], step_id=task["step"], step_type=task["type"], attempt=claim.rec.attempt,
@@ -194,54 +206,37 @@ class Worker:
             steps=task.get("steps", {}), item=task.get("item"), index=task.get("index"), timeout=task.get("timeout"),
         )
         if runtime is None:
-            return StepStatus.USER_FAILED, {}, f"no runtime for step type {task['type']!r} on worker {self.id}"
+            return _Outcome(StepStatus.USER_FAILED, {}, f"no runtime for step type {task['type']!r} on worker {self.id}")
         runner = asyncio.create_task(asyncio.wait_for(runtime.run(ctx), task.get("timeout")))
         beat = asyncio.create_task(self._heartbeat(task, claim, msg, runner))
         try:
             outputs = await runner
-            return StepStatus.SUCCEEDED, outputs, None
+            return _Outcome(StepStatus.SUCCEEDED, outputs)
         except asyncio.CancelledError:
             if claim.lost:
-                return StepStatus.STOPPED, {}, "fenced"
+                return _Outcome(StepStatus.STOPPED, {}, "fenced")
             raise
         except (asyncio.TimeoutError, RdgTimeoutError):
-            return StepStatus.TIMED_OUT, {}, f"step timed out after {task.get('timeout')} s"
+            return _Outcome(StepStatus.TIMED_OUT, {}, f"step timed out after {task.get('timeout')} s")
         except UserStepError as err:
-            return StepStatus.USER_FAILED, {"_final": err.non_retryable}, str(err)
+            return _Outcome(StepStatus.USER_FAILED, {}, str(err), final=err.non_retryable)
         except (RetryableError, ServerError, ConnectionError) as err:
-            return StepStatus.PLATFORM_FAILED, {}, str(err)
+            return _Outcome(StepStatus.PLATFORM_FAILED, {}, str(err))
         except Exception as err:  # the step's own code failed
-            return StepStatus.USER_FAILED, {}, f"{type(err).__name__}: {err}"
+            return _Outcome(StepStatus.USER_FAILED, {}, f"{type(err).__name__}: {err}")
         finally:
             beat.cancel()
             await asyncio.gather(beat, return_exceptions=True)
 
-    async def _complete(self, task: dict[str, Any], claim: _Claim, status: StepStatus, outputs: dict[str, Any],
-                        error: str | None) -> tuple[StepRecord, int] | None:
+    async def _complete(self, task: dict[str, Any], claim: _Claim, outcome: _Outcome) -> tuple[StepRecord, int] | None:
         if claim.lost:
             log.info("worker %s: result of %s.%s dropped (fenced)", self.id, task["run"], task["step"])
             return None
-        retry = RetrySpec(**task.get("retry", {}))
-        final = bool(outputs.pop("_final", False))
         async with claim.lock:
-            rec = dataclasses.replace(claim.rec, ended_at=now(), owner=self.id, lease_until=None, error=error,
-                                      history=list(claim.rec.history))
-            if status is StepStatus.SUCCEEDED:
-                rec.status, rec.outputs = status, outputs
-            else:
-                platform = status is StepStatus.PLATFORM_FAILED
-                used = rec.platform_retries if platform else rec.user_retries
-                limit = retry.platform if platform else retry.user
-                if not final and used < limit:
-                    if platform:
-                        rec.platform_retries += 1
-                    else:
-                        rec.user_retries += 1
-                    rec.history.append({**rec.summary(), "status": status.value})
-                    rec.status = StepStatus.WAITING_RETRY
-                    rec.retry_at = now() + retry.delay(used + 1)
-                else:
-                    rec.status = StepStatus.COMPLETED_WITH_ERROR if task.get("ignore") else status
+            rec = attempt_ended(claim.rec, outcome.status, outputs=outcome.outputs, error=outcome.error,
+                                final=outcome.final,
+                                retry=RetrySpec(**task.get("retry", {})), ignore=bool(task.get("ignore")), now=now(),
+                                worker=self.id)
             try:
                 rev = await self.store.cas_step(task["run"], task["step"], rec, claim.rev)
             except ConflictError:

@@ -9,6 +9,7 @@ import json
 import pytest
 
 from rdg.workflow import Event, RunStatus, StepEnded, StepStatus, Worker, get_run, list_runs, start_run
+from rdg.workflow._worker import _Outcome
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -354,7 +355,7 @@ async def test_a_late_result_from_a_fenced_worker_is_ignored(wf) -> None:
     assert done.status is StepStatus.SUCCEEDED and done.owner == "fast" and done.fence == 2
     assert done.platform_retries == 1
 
-    late = await slow._complete(task, claim, StepStatus.SUCCEEDED, {"late": True}, None)
+    late = await slow._complete(task, claim, _Outcome(StepStatus.SUCCEEDED, {"late": True}))
     assert late is None  # its compare-and-set lost: the late result is dropped
     again = await handle.step("s")
     assert again.outputs == {} and again.owner == "fast" and again.fence == 2

@@ -17,7 +17,7 @@ from typing import Any
 
 from rdg.errors import DurationError
 
-__all__ = ["UNITS", "parse_duration"]
+__all__ = ["UNITS", "milliseconds", "parse_duration"]
 
 UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 """Seconds in each unit."""
@@ -51,3 +51,12 @@ def parse_duration(value: Any, *, bare_numbers: bool = True) -> float:
     if not _PARTS.match(text):
         raise DurationError(f"{value!r} is not a duration", hint=_HINT)
     return sum(float(n) * UNITS[u] for n, u in _PART.findall(text))
+
+
+def milliseconds(seconds: float) -> int:
+    """Whole milliseconds in ``seconds`` (rounded), for settings kept in milliseconds.
+
+    >>> milliseconds(parse_duration("1.5s")), milliseconds(0.0004)
+    (1500, 0)
+    """
+    return int(round(seconds * 1000))

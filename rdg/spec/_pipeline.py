@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from rdg.duration import parse_duration
+from rdg.duration import milliseconds, parse_duration
 from rdg.spec._pipeline_template import Template
 
 __all__ = [
@@ -65,7 +65,7 @@ def parse_duration_ms(value: Any) -> int:
     Raises:
         DurationError: Not a duration, or a number without a unit.
     """
-    return int(round(parse_duration(value, bare_numbers=False) * 1000))
+    return milliseconds(parse_duration(value, bare_numbers=False))
 
 
 @dataclass(frozen=True)

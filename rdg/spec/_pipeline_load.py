@@ -39,6 +39,7 @@ import re
 from pathlib import Path
 from typing import Any, Mapping
 
+from rdg.duration import milliseconds
 from rdg.errors import SpecError
 from rdg.spec._checker import SpecChecker, kind_of
 from rdg.spec._lint import Lint, LintKind, LintLevel, did_you_mean
@@ -100,7 +101,7 @@ class _Linter(SpecChecker):
     def duration_ms(self, value: Any, path: Path_, what: str, default: int) -> int:
         """Milliseconds; a bare number is refused here (see :func:`parse_duration_ms`)."""
         seconds = self.duration(value, path, what, bare_numbers=False)
-        return default if seconds is None else int(round(seconds * 1000))
+        return default if seconds is None else milliseconds(seconds)
 
     def positive_int(self, value: Any, path: Path_, what: str, default: int) -> int:
         if value is None:

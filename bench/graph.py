@@ -254,25 +254,16 @@ def query_latency(graph: Any, *, edges: int, queries: int, keep: bool = False, u
 @contextlib.contextmanager
 def private_janusgraph(backend: str, heap: str) -> Iterator[str]:
     """A JanusGraph Server of our own (free port, temp folder); stopped after."""
-    from rdg.stack import _janusgraph
-    from rdg.stack._control import _plan, _quiet, _start_all
-    from rdg.stack import free_port
-    from rdg.config import Settings
+    from rdg.stack import start_for_tests
 
-    home = Path(tempfile.mkdtemp(prefix="rdg-bench-jg-")) / "janusgraph"
-    _janusgraph.HEAP[:] = ["-Xms512m", f"-Xmx{heap}"]
-    specs = _janusgraph.ports(free_port())
-    plan = _plan("janusgraph", home, specs, stack_dir=os.environ.get("RDG_STACK_DIR") or Settings().stack_dir,
-                 backend=backend, progress=_quiet)
-    (info,) = _start_all([(plan, home)], timeout=180, progress=_quiet, tied_to_parent=True)
-    log(f"private JanusGraph ({backend}, heap {heap}) at {info.url}, pid {info.pid}")
-    try:
-        yield info.url
-    finally:
-        from rdg.stack._process import stop
-
-        stop(info)
-        log(f"stopped private JanusGraph pid {info.pid}")
+    folder = tempfile.mkdtemp(prefix="rdg-bench-jg-")
+    with start_for_tests("janusgraph", folder, timeout=180, backend=backend,
+                         jvm_options=["-Xms512m", f"-Xmx{heap}"]) as url:
+        log(f"private JanusGraph ({backend}, heap {heap}) at {url}")
+        try:
+            yield url
+        finally:
+            log("stopping private JanusGraph")
 
 
 def main() -> None:

@@ -104,7 +104,7 @@ def writes_for(spec: Any, lines: list[str], pipeline: str = "games", *, strict: 
 
 
 def _tables(spec: Any, pipeline: str = "games") -> dict[str, Any]:
-    from rdg.pipeline._tables import open_tables
+    from rdg.pipeline import open_tables
 
     return open_tables(spec, spec.pipeline(pipeline), {})
 
@@ -313,8 +313,7 @@ def freshness(spec_path: Path, settings: Settings, rate: float, seconds: float, 
         pool.shutdown(wait=True)
         probe_graph.close()
         time.sleep(2.5)  # the metrics file is rewritten every second
-        from rdg.pipeline._metrics import read_metrics
-        from rdg.pipeline import pipeline_dir
+        from rdg.pipeline import pipeline_dir, read_metrics
 
         inner = [m["freshness"] for m in read_metrics(pipeline_dir(settings, WRITER))]  # the writers commit
     finally:
@@ -380,7 +379,7 @@ def main() -> None:
 def run_janusgraph(args: Any, result: dict[str, Any], tmp: Path, gremlin_url: str, spec_path: Path, run: str,
                    n: int, n_naive: int, fresh_s: float) -> None:
     settings = Settings(state_dir=str(tmp / "state"), gremlin_url=gremlin_url, kafka_bootstrap=args.kafka)
-    from rdg.pipeline._dataflow import default_opener
+    from rdg.pipeline import default_opener
 
     opener = default_opener(settings)
     os.environ["RDG_TOPIC_PREFIX"] = f"bi{run}p"
@@ -444,7 +443,7 @@ def concurrent(args: Any, result: dict[str, Any], settings: Settings, opener: An
 
 
 def run_embedded(args: Any, result: dict[str, Any], tmp: Path, spec_path: Path, run: str, n: int, n_naive: int) -> None:
-    from rdg.pipeline._dataflow import default_opener
+    from rdg.pipeline import default_opener
 
     spec = load_spec(spec_path)
     batch = spec.pipeline("games").dedup.max_batch

@@ -25,8 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from rdg.config import load_settings  # noqa: E402
-from rdg.stack import start_for_tests  # noqa: E402
-from rdg.stack._nats import binary, version_of  # noqa: E402
+from rdg.stack import nats_server_binary, nats_server_version, start_for_tests  # noqa: E402
 
 KEYS = ("step_overhead_p50_ms", "step_overhead_p99_ms", "start_latency_ms", "steps_per_s")
 
@@ -49,8 +48,8 @@ def main() -> None:
     args = parser.parse_args()
     stack_dir = load_settings(config_file=None).stack_dir
     servers = {}
-    for path in (binary(None), binary(stack_dir)):  # the system's, then the stack's build
-        servers[version_of(path)] = path
+    for path in (nats_server_binary(None), nats_server_binary(stack_dir)):  # the system's, then the stack's build
+        servers[nats_server_version(path)] = path
     codes = [c.resolve() for c in (args.code or [ROOT])]
     results: dict[str, list[dict[str, Any]]] = {}
     for i in range(args.rounds):

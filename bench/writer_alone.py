@@ -26,8 +26,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 import ingest as bench  # noqa: E402
 
 from rdg.config import Settings  # noqa: E402
-from rdg.pipeline._dataflow import default_opener  # noqa: E402
-from rdg.pipeline import WRITER, deploy, status, stop  # noqa: E402
+from rdg.pipeline import WRITER, default_opener, deploy, status, stop  # noqa: E402
 from rdg.stack import start_for_tests  # noqa: E402
 
 

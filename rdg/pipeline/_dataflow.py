@@ -27,8 +27,8 @@ from rdg.pipeline._sources import JsonlSource, kafka_to_raw, patient_kafka_sourc
 from rdg.pipeline._steps import DeadLetter, PipelineSteps, shard_of
 from rdg.spec import DeadLetterSpec, GraphSpec, PipelinesSpec
 
-__all__ = ["CompiledPipeline", "WindowBatcher", "compile_pipeline", "default_dead_letter", "pipeline_dir",
-           "to_graph_model", "writes_through_writers"]
+__all__ = ["CompiledPipeline", "WindowBatcher", "compile_pipeline", "default_dead_letter", "default_opener",
+           "pipeline_dir", "to_graph_model", "writes_through_writers"]
 
 
 class WindowBatcher(StatefulLogic[Any, list[Any], tuple[list[Any], float | None]]):
@@ -109,6 +109,14 @@ def default_opener(settings: Settings) -> GraphOpener:
 
     The setting ``graph_request_timeout`` (default 30 s) bounds one Gremlin request of a
     pipeline's writer, so a server that stops answering is noticed and retried, not waited on.
+    What :func:`run_pipeline` uses unless given an ``opener``; :func:`init_graph_schema` takes one too.
+
+    >>> import tempfile, os
+    >>> opener = default_opener(Settings(gremlin_url=os.path.join(tempfile.mkdtemp(), "graph.sqlite")))
+    >>> graph = opener()  # connects now, each call a new connection
+    >>> graph.backend
+    'embedded'
+    >>> graph.close()
     """
     options: dict[str, Any] = {}
     if settings.gremlin_url.startswith(("ws://", "wss://")):

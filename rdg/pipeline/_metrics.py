@@ -173,7 +173,15 @@ class MetricsWriter:
 
 
 def read_metrics(folder: Path) -> list[dict[str, Any]]:
-    """Every ``metrics-*.json`` snapshot in ``folder`` (one per process)."""
+    """Every ``metrics-*.json`` snapshot in ``folder`` (one per process), as :meth:`Metrics.snapshot`
+    made it; a deployed pipeline's folder is :func:`pipeline_dir` ``(settings, name)``.
+
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> _ = (folder / "metrics-0.json").write_text(json.dumps(Metrics("games").snapshot()))
+    >>> [(snap["pipeline"], snap["events_in"]) for snap in read_metrics(folder)]
+    [('games', 0)]
+    """
     out = []
     for path in sorted(folder.glob("metrics-*.json")):
         try:

@@ -287,7 +287,7 @@ class PipelineSteps:
     Args:
         spec: The whole validated spec.
         name: Which pipeline.
-        tables: Side tables by name (``key -> row``); see :mod:`rdg.pipeline._tables`.
+        tables: Side tables by name (``key -> row``), as :func:`open_tables` loads them.
     """
 
     def __init__(self, spec: PipelinesSpec, name: str, tables: Mapping[str, Mapping[str, Mapping[str, Any]]] | None = None) -> None:

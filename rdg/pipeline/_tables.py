@@ -142,7 +142,37 @@ class KafkaTable(dict):
 
 
 def open_tables(spec: PipelinesSpec, pipeline: PipelineSpec, kafka_config: Mapping[str, str]) -> dict[str, Any]:
-    """Load every table ``pipeline`` joins (file tables relative to the spec's folder too)."""
+    """Load every table ``pipeline`` joins (file tables relative to the spec's folder too).
+
+    What :class:`PipelineSteps` takes as ``tables`` to run its enrich steps outside a dataflow.
+
+    >>> import tempfile, os
+    >>> from rdg.spec import load_pipelines_text
+    >>> d = tempfile.mkdtemp()
+    >>> _ = open(os.path.join(d, "titles.csv"), "w").write("title_id,name\\nt1,Dark\\n")
+    >>> spec = load_pipelines_text('''
+    ... graph: {vertices: {title: {key: title_id, properties: {name: string}}}}
+    ... sources: {plays: {file: plays.jsonl}}
+    ... tables: {titles: {file: titles.csv, key: title_id, columns: [title_id, name]}}
+    ... pipelines:
+    ...   plays:
+    ...     source: plays
+    ...     normalize: {fields: {title_id: title, ts: {path: at, type: timestamp}}}
+    ...     enrich: [{table: titles, on: title_id, fields: {title_name: name}}]
+    ...     vertices: [{label: title, key: "{title_id}", properties: {name: "{title_name}"}}]
+    ... ''', os.path.join(d, "pipelines.yaml"), env={})
+    >>> open_tables(spec, spec.pipeline("plays"), {})["titles"]["t1"]["name"]
+    'Dark'
+
+    Args:
+        spec: The whole validated spec (its file's folder is where relative table files are).
+        pipeline: The pipeline whose enrich steps name the tables.
+        kafka_config: Client settings for Kafka tables (``Settings.kafka_config()``); ``{}`` when
+            every table is a file.
+
+    Returns:
+        Table name -> the table (``key -> row``); a Kafka table keeps following its topic until closed.
+    """
     base = Path(spec.file).resolve().parent
     out: dict[str, Any] = {}
     for step in pipeline.enrich:

@@ -115,12 +115,17 @@ def _chosen_ports(settings: Settings, overrides: Mapping[str, int] | None) -> di
 
 
 def _plan(name: str, home: Path, specs: list[PortSpec], *, stack_dir: str, backend: str,
-          progress: Progress, secure: bool = False, nats_server: str | None = None) -> Plan:
+          progress: Progress, secure: bool = False, nats_server: str | None = None,
+          jvm_options: Sequence[str] = ()) -> Plan:
     if name == "nats":
+        if jvm_options:
+            raise ConfigError("jvm_options were given for nats-server, which is not a Java server",
+                              hint="they apply to kafka and janusgraph")
         return _nats.plan(home, specs, secure=secure, stack_dir=stack_dir, chosen=nats_server, progress=progress)
     if name == "kafka":
-        return _kafka.plan(home, specs, stack_dir=stack_dir, progress=progress, secure=secure)
-    return _janusgraph.plan(home, specs, stack_dir=stack_dir, backend=backend, progress=progress, secure=secure)
+        return _kafka.plan(home, specs, stack_dir=stack_dir, progress=progress, secure=secure, jvm_options=jvm_options)
+    return _janusgraph.plan(home, specs, stack_dir=stack_dir, backend=backend, progress=progress, secure=secure,
+                            jvm_options=jvm_options)
 
 
 def _healthy(info: ProcessInfo) -> bool:
@@ -313,20 +318,28 @@ def status(settings: Settings, *, only: str | Sequence[str] | None = None) -> li
 
 @contextmanager
 def start_for_tests(name: str, directory: str | os.PathLike[str], *,
-                    timeout: float = DEFAULT_TIMEOUT, secure: bool = False,
-                    progress: Progress = _quiet) -> Iterator[str]:
+                    timeout: float = DEFAULT_TIMEOUT, secure: bool = False, backend: str = "inmemory",
+                    jvm_options: Sequence[str] = (), progress: Progress = _quiet) -> Iterator[str]:
     """Start one real server on free ports under ``directory``; yield its URL; stop it after.
 
     The server is also told to stop if this Python process dies. Jars come from the usual
-    cache (``RDG_STACK_DIR`` or ``~/.cache/rdg``).
+    cache (``RDG_STACK_DIR`` or ``~/.cache/rdg``). Also what a benchmark uses for a private
+    server, e.g. a persistent JanusGraph with a bigger heap::
+
+        with start_for_tests("janusgraph", folder, backend="berkeleyje", jvm_options=["-Xmx4g"]) as url:
+            ...
 
     Args:
-        name: ``nats``, ``kafka`` or ``janusgraph`` (inmemory backend).
+        name: ``nats``, ``kafka`` or ``janusgraph``.
         directory: A fresh folder for the server's config, data and log (``directory/<name>``).
         secure: TLS and logins (settings for clients from each module's ``client_settings``).
+        backend: JanusGraph's storage, ``inmemory`` (the default) or ``berkeleyje``.
+        jvm_options: Kafka's or JanusGraph's extra Java options, after the defaults
+            (``-Xms256m -Xmx1g``), so a later ``-Xmx`` wins.
         progress: Told about a first build or fetch, and the server's version once it is healthy.
 
     Raises:
+        ConfigError: An unknown backend, or ``jvm_options`` for nats.
         RdgError: The server could not start; the message has its last log lines.
     """
     (server,) = parse_only(name)
@@ -336,8 +349,8 @@ def start_for_tests(name: str, directory: str | os.PathLike[str], *,
     _preflight([server])
     main, derived = free_ports(2)  # distinct, and neither derived from the other
     specs = _port_specs(server, {server: main, f"{server}_controller": derived, f"{server}_monitor": derived})
-    plan = _plan(server, home, specs, stack_dir=stack_dir, backend="inmemory", progress=progress, secure=secure,
-                 nats_server=settings.nats_server)
+    plan = _plan(server, home, specs, stack_dir=stack_dir, backend=backend, progress=progress, secure=secure,
+                 nats_server=settings.nats_server, jvm_options=jvm_options)
     try:
         (info,) = _start_all([(plan, home)], timeout=timeout, progress=progress, tied_to_parent=True)
     except RdgError as err:

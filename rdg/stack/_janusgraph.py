@@ -10,7 +10,7 @@ graph under the server's ``data`` folder).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 from rdg.errors import ConfigError
 from rdg.stack._maven import fetch_jars, java_binary, pom_version
@@ -30,8 +30,10 @@ def ports(port: int) -> list[PortSpec]:
 
 
 def plan(home: Path, specs: list[PortSpec], *, stack_dir: str, backend: str = "inmemory",
-         progress: Callable[[str], None] | None = None, secure: bool = False) -> Plan:
-    """Write the server YAML, graph properties, init script and logging config.
+         progress: Callable[[str], None] | None = None, secure: bool = False,
+         jvm_options: Sequence[str] = ()) -> Plan:
+    """Write the server YAML, graph properties, init script and logging config (``jvm_options``
+    go after :data:`HEAP`, so a later ``-Xmx`` wins).
 
     ``secure``: ``wss://`` with a certificate of the stack's own CA (``home/tls``) and logins
     checked by JanusGraph's simple authenticator, user ``rdg`` with a password made once into
@@ -53,7 +55,7 @@ def plan(home: Path, specs: list[PortSpec], *, stack_dir: str, backend: str = "i
         scheme, extra["secure"] = "wss", "TLS + password"
     log_conf = write_conf("log4j2-janusgraph.xml", conf / "log4j2.xml")
     (home / "data").mkdir(parents=True, exist_ok=True)
-    argv = [java, *HEAP, "-XX:+UseG1GC", "-Djava.awt.headless=true",
+    argv = [java, *HEAP, *jvm_options, "-XX:+UseG1GC", "-Djava.awt.headless=true",
             f"-Dlog4j.configurationFile={log_conf}", f"-Dlog4j2.configurationFile={log_conf}",
             "-cp", f"{lib}/*", _MAIN, str(server)]
     return Plan(NAME, argv, f"{scheme}://{HOST}:{port['client']}/gremlin", port, extra=extra)

@@ -17,7 +17,7 @@ import shutil
 import subprocess
 import uuid
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 from rdg.errors import ConfigError, ServerError
 from rdg.stack._maven import fetch_jars, java_binary, pom_version
@@ -70,8 +70,10 @@ def _format(java: str, lib: Path, home: Path, conf: Path, controller_port: int) 
 
 
 def plan(home: Path, specs: list[PortSpec], *, stack_dir: str,
-         progress: Callable[[str], None] | None = None, secure: bool = False) -> Plan:
-    """Write ``server.properties``, format storage the first time, and build the command line.
+         progress: Callable[[str], None] | None = None, secure: bool = False,
+         jvm_options: Sequence[str] = ()) -> Plan:
+    """Write ``server.properties``, format storage the first time, and build the command line
+    (``jvm_options`` go after :data:`HEAP`, so a later ``-Xmx`` wins).
 
     ``secure``: clients connect over SASL_SSL with the PLAIN mechanism, user ``rdg`` and a
     password made once into ``home/secrets/kafka-password`` (0600), against a certificate of the
@@ -98,7 +100,7 @@ def plan(home: Path, specs: list[PortSpec], *, stack_dir: str,
     log_conf = home / "conf" / "log4j2.yaml"
     write_conf("log4j2-kafka.yaml", log_conf)
     _format(java, lib, home, conf, port["controller"])
-    argv = [java, *HEAP, "-XX:+UseG1GC", "-Djava.awt.headless=true", f"-Dlog4j2.configurationFile={log_conf}",
+    argv = [java, *HEAP, *jvm_options, "-XX:+UseG1GC", "-Djava.awt.headless=true", f"-Dlog4j2.configurationFile={log_conf}",
             "-cp", f"{lib}/*", "kafka.Kafka", str(conf)]
     return Plan(NAME, argv, f"{HOST}:{port['client']}", port, extra=extra)
 

@@ -37,7 +37,8 @@ __all__ = ["GATEWAY_DENIED", "MODULE", "NAME", "VERSION", "binary", "build", "cl
 GATEWAY_DENIED = ("rdg.>", "$KV.>", "$JS.API.STREAM.DELETE.>", "$JS.API.STREAM.PURGE.>",
                   "$JS.API.STREAM.MSG.DELETE.>")
 """Subjects the gateway user of a secured stack may not publish to: every rdg data subject
-(broadcasts ``rdg.<ns>.bcast.*``, workflow events and tasks ``rdg.wf.*``), KV writes, and the
+(every namespace's subjects begin with ``rdg.``: broadcasts ``rdg.<ns>.live.bcast.*``, workflow
+events and tasks ``rdg.<ns>.wf.*``; see :class:`rdg.bus.Namespace`), KV writes, and the
 JetStream calls that delete or purge."""
 
 NAME = "nats"
@@ -99,7 +100,14 @@ def build(stack_dir: str | os.PathLike[str], *, progress: Callable[[str], None] 
 
 def binary(stack_dir: str | os.PathLike[str] | None = None, *, chosen: str | None = None,
            progress: Callable[[str], None] | None = None) -> str:
-    """Path of the ``nats-server`` to run (the order is in the module's docstring).
+    """Path of the ``nats-server`` to run (the order is in the module's docstring); public as
+    ``rdg.stack.nats_server_binary``. ``binary(None)`` is the system's, ``binary(stack_dir)``
+    the stack's build (built now if need be).
+
+    >>> import sys
+    >>> from rdg.stack import nats_server_binary
+    >>> nats_server_binary(None, chosen=sys.executable) == sys.executable  # the setting nats_server wins
+    True
 
     Args:
         stack_dir: The stack cache root (``Settings.stack_dir``); ``None``: do not build, use ``PATH``.
@@ -135,7 +143,13 @@ def ports(port: int, monitor: int | None = None) -> list[PortSpec]:
 
 
 def version_of(nats: str) -> str:
-    """The version a ``nats-server`` binary reports (``2.15.3``), or ``unknown``."""
+    """The version a ``nats-server`` binary reports (``2.15.3``), or ``unknown``; public as
+    ``rdg.stack.nats_server_version``.
+
+    >>> from rdg.stack import nats_server_version
+    >>> nats_server_version("/no/such/nats-server")
+    'unknown'
+    """
     try:
         out = subprocess.run([nats, "--version"], capture_output=True, text=True, timeout=10, check=False)
         return out.stdout.strip().split()[-1].lstrip("v") if out.stdout.strip() else "unknown"

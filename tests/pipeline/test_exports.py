@@ -10,7 +10,7 @@ def test_pipeline_exports() -> None:
         "compile_pipeline", "generate", "init_graph_schema", "load_spec", "pipeline_dir", "preview",
         "run_pipeline", "to_epoch_ms", "to_graph_model", "write_samples", "write_tables",
         "WRITER", "DemoResult", "DeployResult", "PipelineStatus", "deploy", "log_path", "read_log", "run_demo",
-        "status", "stop",
+        "status", "stop", "default_opener", "open_tables", "read_metrics",
     }
     for name in rdg.pipeline.__all__:
         assert getattr(rdg.pipeline, name) is not None

@@ -102,3 +102,13 @@ def test_a_test_server_dies_with_the_process_that_started_it(tmp_path: Path) -> 
     wait_until(lambda: not pid_alive(server_pid), timeout=20, every=0.1,
                what=f"the orphaned nats-server (pid {server_pid}) to exit")
     assert not pid_alive(server_pid)
+
+
+def test_a_private_server_takes_java_options_after_the_defaults(tmp_path: Path) -> None:
+    from rdg.stack import _janusgraph, start_for_tests
+
+    argv = _janusgraph.plan(tmp_path / "janusgraph", _janusgraph.ports(free_port()), stack_dir=str(CACHE),
+                            backend="berkeleyje", jvm_options=["-Xms512m", "-Xmx2g"]).argv
+    assert argv.index("-Xmx2g") > argv.index("-Xmx1g")  # the JVM takes the last -Xmx
+    with pytest.raises(ConfigError, match="not a Java server"), start_for_tests("nats", tmp_path, jvm_options=["-Xmx2g"]):
+        pass

@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--png", default="bench/live.png")
     args = parser.parse_args(argv)
 
-    from rdg.live import SimConfig, compare, plot_simulation
+    from rdg.sim import SimConfig, compare, plot_simulation
 
     devices = args.devices or (10_000 if args.quick else 100_000)
     cfg = SimConfig(devices=devices, gateways=args.gateways, workers=args.workers, conns=args.conns,

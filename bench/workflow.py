@@ -6,7 +6,7 @@ and the same chain on a polling engine (1 s and 100 ms ticks) measured in the sa
 
 Needs NATS with JetStream (``--nats``, default ``$RDG_NATS_URL`` or nats://127.0.0.1:4222). The
 engine runs in this process; workers are two ``rdg worker`` processes. Everything is created
-under fresh prefixes and deleted at the end.
+under fresh namespaces and deleted at the end.
 
 Overhead of step i = its start (worker claim) minus the end of step i-1 (worker completion),
 both recorded in the step records. In ``--quick`` mode the 1 s polling chain is short (8 steps)
@@ -53,21 +53,21 @@ def _chain(wf_id: str, n: int) -> dict[str, Any]:
 
 
 class Stack:
-    """An engine in this process and worker processes, under one fresh prefix."""
+    """An engine in this process and worker processes, under one fresh namespace."""
 
     def __init__(self, nats_url: str, *, poll: float | None, workers: int, concurrency: int) -> None:
         self.nats_url, self.poll, self.n_workers, self.concurrency = nats_url, poll, workers, concurrency
-        self.prefix = f"bench{uuid.uuid4().hex[:8]}"
+        self.namespace = f"bench{uuid.uuid4().hex[:8]}"
         self.procs: list[subprocess.Popen[bytes]] = []
 
     async def __aenter__(self) -> "Stack":
-        self.store = await Store.open(self.nats_url, prefix=self.prefix, lease=30.0)
+        self.store = await Store.open(self.nats_url, namespace=self.namespace, lease=30.0)
         self.engine = Engine(self.store, poll_interval=self.poll, reconcile_interval=30.0, cache_size=5000)
         self.task = asyncio.create_task(self.engine.run())
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         for _ in range(self.n_workers):
             self.procs.append(subprocess.Popen(
-                [sys.executable, "-m", "rdg", "--set", f"nats_url={self.nats_url}", "worker", "--prefix", self.prefix,
+                [sys.executable, "-m", "rdg", "--set", f"nats_url={self.nats_url}", "worker", "--namespace", self.namespace,
                  "--concurrency", str(self.concurrency)], cwd=ROOT, env=env,
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         await self.warm()

@@ -14,13 +14,14 @@ ROOT = Path(__file__).resolve().parent.parent / "rdg"
 
 # package -> packages it must never import
 FORBIDDEN = {
-    "spec": {"graph", "bus", "pipeline", "live", "workflow", "cli", "stack"},
-    "graph": {"bus", "pipeline", "live", "workflow", "cli"},
-    "bus": {"graph", "pipeline", "live", "workflow", "cli"},
-    "pipeline": {"live", "workflow", "cli"},
-    "live": {"pipeline", "workflow", "cli"},
-    "workflow": {"live", "cli"},
-    "stack": {"graph", "bus", "pipeline", "live", "workflow", "cli"},
+    "spec": {"graph", "bus", "pipeline", "live", "workflow", "cli", "stack", "sim"},
+    "graph": {"bus", "pipeline", "live", "workflow", "cli", "sim"},
+    "bus": {"graph", "pipeline", "live", "workflow", "cli", "sim"},
+    "pipeline": {"live", "workflow", "cli", "sim"},
+    "live": {"pipeline", "workflow", "cli", "sim"},
+    "workflow": {"live", "cli", "sim"},
+    "stack": {"graph", "bus", "pipeline", "live", "workflow", "cli", "sim"},
+    "sim": {"pipeline", "workflow", "cli"},
 }
 
 
@@ -49,18 +50,25 @@ def test_every_package_is_checked() -> None:
     assert packages - {"cli", "data"} <= set(FORBIDDEN), packages
 
 
-def _private_imports(path: Path, own: str) -> list[str]:
-    """``from rdg.<other>._x import ...`` or ``from rdg.<other> import _x`` in one module."""
+def _private_imports(source: str, own: str | None) -> list[str]:
+    """``from rdg.<other>._x import ...``, ``from rdg.<other> import _x`` or ``import rdg.<other>._x``
+    in one module's ``source``, as ``line: statement``. ``own``: the package the module is in (its
+    own underscore names are fine); None for a script outside every package (``bench/``)."""
     found = []
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("rdg.") and node.level == 0:
-            parts = node.module.split(".")
-            if len(parts) < 2 or parts[1] == own:
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            imports = [(node.module, [a.name for a in node.names])]
+        elif isinstance(node, ast.Import):
+            imports = [(a.name, []) for a in node.names]
+        else:
+            continue
+        for module, names in imports:
+            parts = module.split(".")
+            if parts[0] != "rdg" or len(parts) < 2 or parts[1] == own:
                 continue
-            names = [a.name for a in node.names]
-            if any(p.startswith("_") for p in parts[2:]) or any(n.startswith("_") for n in names):
-                found.append(f"{path.relative_to(ROOT.parent)}:{node.lineno} from {node.module} import {', '.join(names)}")
-    return found
+            if any(p.startswith("_") for p in parts[1:]) or any(n.startswith("_") for n in names):
+                found.append((node.lineno, f"from {module} import {', '.join(names)}" if names else f"import {module}"))
+    return [f"{line}: {statement}" for line, statement in sorted(found)]
 
 
 def test_no_package_imports_another_packages_private_names() -> None:
@@ -68,8 +76,32 @@ def test_no_package_imports_another_packages_private_names() -> None:
     bad = []
     for package in sorted(p for p in ROOT.iterdir() if p.is_dir() and (p / "__init__.py").exists()):
         for path in sorted(package.rglob("*.py")):
-            bad += _private_imports(path, package.name)
+            where = path.relative_to(ROOT.parent)
+            bad += [f"{where}:{found}" for found in _private_imports(path.read_text(encoding="utf-8"), package.name)]
     assert not bad, "private imports across packages:\n" + "\n".join(bad)
+
+
+def test_no_bench_script_imports_private_names() -> None:
+    """A benchmark is outside every package: it uses only what the packages' __init__ export."""
+    scripts = sorted((ROOT.parent / "bench").glob("*.py"))
+    assert scripts
+    bad = [f"{path.relative_to(ROOT.parent)}:{found}"
+           for path in scripts for found in _private_imports(path.read_text(encoding="utf-8"), None)]
+    assert not bad, "private imports in bench/:\n" + "\n".join(bad)
+
+
+@pytest.mark.parametrize(("line", "own", "private"), [
+    ("from rdg.stack._nats import binary", None, True),
+    ("from rdg.stack import _janusgraph", None, True),
+    ("import rdg.pipeline._tables as tables", None, True),
+    ("import os, rdg.stack._process", "pipeline", True),
+    ("from rdg.stack._nats import binary", "stack", False),
+    ("from rdg.stack import start_for_tests", None, False),
+    ("import rdg.pipeline", None, False),
+    ("from rdg import errors", None, False),
+])
+def test_the_private_import_check_sees_every_form(line: str, own: str | None, private: bool) -> None:
+    assert bool(_private_imports(line, own)) is private
 
 
 def test_a_long_module_says_why_at_its_top() -> None:
@@ -80,3 +112,18 @@ def test_a_long_module_says_why_at_its_top() -> None:
         if text.count("\n") > 400 and "Longer than most modules:" not in (ast.get_docstring(ast.parse(text)) or ""):
             unexplained.append(f"{path.relative_to(ROOT.parent)} ({text.count(chr(10))} lines)")
     assert not unexplained, "long modules without a reason at the top:\n" + "\n".join(unexplained)
+
+
+
+def test_the_library_never_launches_its_own_cli() -> None:
+    """Processes the library starts run library code (``python -m rdg.pipeline._worker``), never ``python -m rdg``."""
+    bad = []
+    for path in sorted(ROOT.rglob("*.py")):
+        if path.relative_to(ROOT).parts[0] == "cli":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, (ast.List, ast.Tuple)):
+                texts = [e.value if isinstance(e, ast.Constant) else None for e in node.elts]
+                if any(a == "-m" and b == "rdg" for a, b in zip(texts, texts[1:])):
+                    bad.append(f"{path.relative_to(ROOT.parent)}:{node.lineno}")
+    assert not bad, "the library spawns its own CLI (call the library in the child instead):\n" + "\n".join(bad)

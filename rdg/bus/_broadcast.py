@@ -37,7 +37,7 @@ async def ensure_broadcast_stream(js: JetStreamContext, name: str, subjects: lis
     Args:
         js: The JetStream context.
         name: Stream name.
-        subjects: Subjects it captures (e.g. ``["rdg.live.bcast.>"]``).
+        subjects: Subjects it captures (e.g. ``["rdg.main.live.bcast.>"]``).
         keep_per_subject: Messages kept per subject (the newest survive).
         max_age_s: Drop messages older than this.
         duplicate_window_s: Publishes with a message id seen within this window are stored once.

@@ -11,8 +11,9 @@ import click
 
 from rdg.cli import settings_from
 
-_NS = click.option("--namespace", "-n", default="live", envvar="RDG_LIVE_NAMESPACE", show_default=True,
-                   help="Live deployment (KV bucket rdg-NS-events, stream RDG_NS_BCAST).")
+_NS = click.option("--namespace", "-n", default="main", envvar="RDG_NAMESPACE", show_default=True,
+                   help="Keeps deployments apart on one NATS: the live-events bucket and stream are named "
+                        "after it (rdg_NS_live_events, rdg_NS_live_bcast), as for `rdg workflow --namespace`.")
 _JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 _BY = click.option("--by", default=lambda: getpass.getuser(), show_default="current user",
                    help="Who is doing this (kept in the event history).")
@@ -324,20 +325,20 @@ def simulate(ctx: click.Context, devices: int, gateways: int, workers: int, conn
     Example:
       rdg live simulate --devices 20000 --gateways 2 --compare --png live.png
     """
-    import rdg.live as live
+    import rdg.sim as sim
 
-    cfg = live.SimConfig(devices=devices, gateways=gateways, workers=workers, conns=conns, members=members,
-                         browse_s=browse_s, late_fraction=late_fraction, naive=naive,
-                         nats_url=settings_from(ctx).nats_url)
+    cfg = sim.SimConfig(devices=devices, gateways=gateways, workers=workers, conns=conns, members=members,
+                        browse_s=browse_s, late_fraction=late_fraction, naive=naive,
+                        nats_url=settings_from(ctx).nats_url)
     if compare:
-        out = live.compare(cfg)
+        out = sim.compare(cfg)
         runs = [out["prefetch"], out["naive"]]
     else:
-        runs = [live.simulate(cfg)]
+        runs = [sim.simulate(cfg)]
         out = {runs[0].mode: runs[0]}
-    png_path = None if no_png else live.plot_simulation(runs, png)
+    png_path = None if no_png else sim.plot_simulation(runs, png)
     if as_json:
-        body = {k: (v.summary() if isinstance(v, live.SimResult) else v) for k, v in out.items()}
+        body = {k: (v.summary() if isinstance(v, sim.SimResult) else v) for k, v in out.items()}
         click.echo(json.dumps({**body, "png": png_path}, indent=2))
         return
     click.echo(f"{'MODE':<9} {'DEVICES':>8} {'UPDATED':>8} {'P50 MS':>8} {'P99 MS':>8} {'MAX MS':>8} "

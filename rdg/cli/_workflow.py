@@ -21,10 +21,9 @@ from rdg.cli import settings_from
 from rdg.cli._output import table
 
 _JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
-_PREFIX = click.option("--namespace", "--prefix", "prefix", default="rdg", show_default=True,
-                       envvar=["RDG_WORKFLOW_NAMESPACE", "RDG_WORKFLOW_PREFIX"],
-                       help="Keeps deployments apart on one NATS: the workflow buckets and streams are named "
-                            "after it (as `rdg live --namespace` does for live events; --prefix is the old name).")
+_NS = click.option("--namespace", "-n", "namespace", default="main", envvar="RDG_NAMESPACE", show_default=True,
+                   help="Keeps deployments apart on one NATS: the workflow buckets and streams are named "
+                        "after it (rdg_NS_wf_runs, ...), as for `rdg live --namespace`.")
 _PARAM = click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE",
                       help="A parameter; VALUE is read as YAML (3, true, [a, b]). Repeat for more.")
 
@@ -49,7 +48,7 @@ def _parse_params(items: tuple[str, ...]) -> dict[str, Any]:
     return out
 
 
-def _with_store(ctx: click.Context, prefix: str, fn: Callable[[Any], Awaitable[Any]], *, lease: float = 30.0) -> Any:
+def _with_store(ctx: click.Context, namespace: str, fn: Callable[[Any], Awaitable[Any]], *, lease: float = 30.0) -> Any:
     from rdg.bus import connect_with
     from rdg.workflow import Store
 
@@ -58,7 +57,7 @@ def _with_store(ctx: click.Context, prefix: str, fn: Callable[[Any], Awaitable[A
     async def main() -> Any:
         nc = await connect_with(settings, name="rdg-workflow")
         try:
-            return await fn(await Store.open(nc, prefix=prefix, lease=lease))
+            return await fn(await Store.open(nc, namespace=namespace, lease=lease))
         finally:
             await nc.close()
 
@@ -126,10 +125,10 @@ def validate(files: tuple[str, ...], as_json: bool) -> None:
 
 @workflow.command("push")
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
-@_PREFIX
+@_NS
 @_JSON
 @click.pass_context
-def push(ctx: click.Context, files: tuple[str, ...], prefix: str, as_json: bool) -> None:
+def push(ctx: click.Context, files: tuple[str, ...], namespace: str, as_json: bool) -> None:
     """Validate and store workflow definitions (each push is a new version).
 
     \b
@@ -143,22 +142,22 @@ def push(ctx: click.Context, files: tuple[str, ...], prefix: str, as_json: bool)
     async def go(store: Any) -> list[dict[str, Any]]:
         return [{"id": s.id, "version": await store.push_definition(s), "file": s.file} for s in specs]
 
-    out = _with_store(ctx, prefix, go)
+    out = _with_store(ctx, namespace, go)
     _emit(out, as_json, lambda: "\n".join(f"pushed {d['id']} version {d['version']} ({d['file']})" for d in out))
 
 
 @workflow.command("list")
-@_PREFIX
+@_NS
 @_JSON
 @click.pass_context
-def list_(ctx: click.Context, prefix: str, as_json: bool) -> None:
+def list_(ctx: click.Context, namespace: str, as_json: bool) -> None:
     """List stored workflows with their version and triggers.
 
     \b
     Example:
       rdg workflow list --json
     """
-    out = _with_store(ctx, prefix, lambda store: store.list_definitions())
+    out = _with_store(ctx, namespace, lambda store: store.list_definitions())
     _emit(out, as_json, lambda: table(
         [[d["id"], d["version"], d["steps"], ",".join(d["cron"]), ",".join(d["signals"]), d["description"]]
          for d in out], ["workflow", "version", "steps", "cron", "signals", "description"]) if out
@@ -171,11 +170,11 @@ def list_(ctx: click.Context, prefix: str, as_json: bool) -> None:
 @click.option("--run-id", default=None, help="Choose the run id (default: random).")
 @click.option("--wait", is_flag=True, help="Wait for the run to end; exit 1 unless it succeeded.")
 @click.option("--timeout", default=3600.0, show_default=True, help="Seconds to --wait.")
-@_PREFIX
+@_NS
 @_JSON
 @click.pass_context
 def start(ctx: click.Context, workflow_id: str, params: tuple[str, ...], run_id: str | None, wait: bool,
-          timeout: float, prefix: str, as_json: bool) -> None:
+          timeout: float, namespace: str, as_json: bool) -> None:
     """Start a run of a workflow (needs `rdg engine` and `rdg worker` running).
 
     \b
@@ -191,7 +190,7 @@ def start(ctx: click.Context, workflow_id: str, params: tuple[str, ...], run_id:
         run = await handle.wait(timeout=timeout) if wait else await handle.record()
         return run.as_dict()
 
-    run = _with_store(ctx, prefix, go)
+    run = _with_store(ctx, namespace, go)
     _emit(run, as_json, lambda: f"run {run['id']} of {workflow_id}: {run['status']}"
           + (f" ({run['reason']})" if run.get("reason") else ""))
     if wait and run["status"] != "SUCCEEDED":
@@ -200,10 +199,10 @@ def start(ctx: click.Context, workflow_id: str, params: tuple[str, ...], run_id:
 
 @workflow.command("status")
 @click.argument("run_id")
-@_PREFIX
+@_NS
 @_JSON
 @click.pass_context
-def status(ctx: click.Context, run_id: str, prefix: str, as_json: bool) -> None:
+def status(ctx: click.Context, run_id: str, namespace: str, as_json: bool) -> None:
     """Show a run and its steps as a tree: state, attempt, timings.
 
     \b
@@ -215,7 +214,7 @@ def status(ctx: click.Context, run_id: str, prefix: str, as_json: bool) -> None:
     async def go(store: Any) -> dict[str, Any]:
         return await (await get_run(store, run_id)).describe()
 
-    d = _with_store(ctx, prefix, go)
+    d = _with_store(ctx, namespace, go)
 
     def text() -> str:
         run = d["run"]
@@ -242,10 +241,10 @@ def status(ctx: click.Context, run_id: str, prefix: str, as_json: bool) -> None:
 @workflow.command("history")
 @click.argument("workflow_id")
 @click.option("--limit", default=20, show_default=True)
-@_PREFIX
+@_NS
 @_JSON
 @click.pass_context
-def history(ctx: click.Context, workflow_id: str, limit: int, prefix: str, as_json: bool) -> None:
+def history(ctx: click.Context, workflow_id: str, limit: int, namespace: str, as_json: bool) -> None:
     """List a workflow's recent runs, newest first.
 
     \b
@@ -254,7 +253,7 @@ def history(ctx: click.Context, workflow_id: str, limit: int, prefix: str, as_js
     """
     from rdg.workflow import list_runs
 
-    out = _with_store(ctx, prefix, lambda store: list_runs(store, workflow_id, limit=limit))
+    out = _with_store(ctx, namespace, lambda store: list_runs(store, workflow_id, limit=limit))
     _emit(out, as_json, lambda: table(
         [[r["id"], r["status"], r["attempt"], r["trigger"], _when(r["started_at"]), _when(r["ended_at"]),
           r["reason"] or ""] for r in out], ["run", "status", "attempt", "trigger", "started", "ended", "reason"])
@@ -265,10 +264,10 @@ def _action(name: str, doc: str) -> click.Command:
     @click.command(name, help=doc)
     @click.argument("run_id")
     @click.option("--step", default=None, help="Act on one step's breakpoint instead of the run (pause/resume).")
-    @_PREFIX
+    @_NS
     @_JSON
     @click.pass_context
-    def command(ctx: click.Context, run_id: str, step: str | None, prefix: str, as_json: bool) -> None:
+    def command(ctx: click.Context, run_id: str, step: str | None, namespace: str, as_json: bool) -> None:
         from rdg.workflow import get_run
 
         if step and name not in ("pause", "resume"):
@@ -281,7 +280,7 @@ def _action(name: str, doc: str) -> click.Command:
                 return {"run": run_id, "step": step, "status": rec.status.value, "breakpoint": rec.breakpoint}
             return (await getattr(handle, name)()).as_dict()
 
-        out = _with_store(ctx, prefix, go)
+        out = _with_store(ctx, namespace, go)
         _emit(out, as_json, lambda: f"{name}: run {run_id}" + (f" step {step}" if step else "")
               + f" is now {out['status']}")
 
@@ -305,10 +304,10 @@ for _name, _doc in (
 @click.option("--from-failed", "mode", flag_value="failed", default=True,
               help="Rerun the steps that did not complete and those after them (default).")
 @click.option("--from-step", "from_step", default=None, help="Rerun this step and every step after it.")
-@_PREFIX
+@_NS
 @_JSON
 @click.pass_context
-def restart(ctx: click.Context, run_id: str, mode: str, from_step: str | None, prefix: str, as_json: bool) -> None:
+def restart(ctx: click.Context, run_id: str, mode: str, from_step: str | None, namespace: str, as_json: bool) -> None:
     """Restart a finished run as a new attempt (the old attempt stays in the history).
 
     \b
@@ -322,17 +321,17 @@ def restart(ctx: click.Context, run_id: str, mode: str, from_step: str | None, p
         run = await handle.restart("step" if from_step else mode, step=from_step)
         return run.as_dict()
 
-    out = _with_store(ctx, prefix, go)
+    out = _with_store(ctx, namespace, go)
     _emit(out, as_json, lambda: f"restarted run {run_id}: attempt {out['attempt']}, {out['status']}")
 
 
 @workflow.command("skip")
 @click.argument("run_id")
 @click.argument("step")
-@_PREFIX
+@_NS
 @_JSON
 @click.pass_context
-def skip(ctx: click.Context, run_id: str, step: str, prefix: str, as_json: bool) -> None:
+def skip(ctx: click.Context, run_id: str, step: str, namespace: str, as_json: bool) -> None:
     """Skip a step that has not completed; the steps after it go on.
 
     \b
@@ -345,16 +344,16 @@ def skip(ctx: click.Context, run_id: str, step: str, prefix: str, as_json: bool)
         rec = await (await get_run(store, run_id)).skip(step)
         return {"run": run_id, "step": step, "status": rec.status.value}
 
-    out = _with_store(ctx, prefix, go)
+    out = _with_store(ctx, namespace, go)
     _emit(out, as_json, lambda: f"step {step} of run {run_id} is now {out['status']}")
 
 
 @workflow.command("signal")
 @click.argument("name")
 @_PARAM
-@_PREFIX
+@_NS
 @click.pass_context
-def signal_(ctx: click.Context, name: str, params: tuple[str, ...], prefix: str) -> None:
+def signal_(ctx: click.Context, name: str, params: tuple[str, ...], namespace: str) -> None:
     """Publish a named signal; every workflow listing it under triggers.signals starts a run.
 
     \b
@@ -366,11 +365,11 @@ def signal_(ctx: click.Context, name: str, params: tuple[str, ...], prefix: str)
     async def go(store: Any) -> None:
         await store.publish_signal(name, values)
 
-    _with_store(ctx, prefix, go)
+    _with_store(ctx, namespace, go)
     click.echo(f"signal {name} published")
 
 
-def _serve(ctx: click.Context, prefix: str, lease: float, make: Callable[[Any], Any], what: str) -> None:
+def _serve(ctx: click.Context, namespace: str, lease: float, make: Callable[[Any], Any], what: str) -> None:
     import logging
 
     from rdg.bus import connect_with
@@ -383,12 +382,12 @@ def _serve(ctx: click.Context, prefix: str, lease: float, make: Callable[[Any], 
 
     async def main() -> None:
         nc = await connect_with(settings, name=f"rdg-{what}")
-        store = await Store.open(nc, prefix=prefix, lease=lease)
+        store = await Store.open(nc, namespace=namespace, lease=lease)
         proc = make(store)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, proc.stop)
-        click.echo(f"rdg {what} running on {settings.nats_url} (prefix {prefix}); Ctrl-C stops it", err=True)
+        click.echo(f"rdg {what} running on {settings.nats_url} (namespace {namespace}); Ctrl-C stops it", err=True)
         try:
             await proc.run()
         finally:
@@ -398,34 +397,34 @@ def _serve(ctx: click.Context, prefix: str, lease: float, make: Callable[[Any], 
 
 
 @click.command("engine")
-@_PREFIX
+@_NS
 @click.option("--poll-interval", type=float, default=None,
               help="Baseline mode: look at events only every N seconds (for comparisons; default: react at once).")
 @click.option("--reconcile-interval", type=float, default=5.0, show_default=True,
               help="Seconds between repair passes (a safety net, not the hot path).")
 @click.option("--lease", type=float, default=30.0, show_default=True, help="Seconds a worker holds a step.")
 @click.pass_context
-def engine(ctx: click.Context, prefix: str, poll_interval: float | None, reconcile_interval: float,
+def engine(ctx: click.Context, namespace: str, poll_interval: float | None, reconcile_interval: float,
            lease: float) -> None:
     """Run a workflow engine process (start more for scale and failover).
 
     \b
     Example:
-      rdg engine --prefix rdg
+      rdg engine --namespace staging
     """
     from rdg.workflow import Engine
 
-    _serve(ctx, prefix, lease, lambda store: Engine(store, poll_interval=poll_interval,
+    _serve(ctx, namespace, lease, lambda store: Engine(store, poll_interval=poll_interval,
                                                     reconcile_interval=reconcile_interval), "engine")
 
 
 @click.command("worker")
-@_PREFIX
+@_NS
 @click.option("--concurrency", default=4, show_default=True, help="Steps this worker runs at once.")
 @click.option("--lease", type=float, default=30.0, show_default=True,
               help="Seconds without a heartbeat before another worker may take a step over.")
 @click.pass_context
-def worker(ctx: click.Context, prefix: str, concurrency: int, lease: float) -> None:
+def worker(ctx: click.Context, namespace: str, concurrency: int, lease: float) -> None:
     """Run a workflow worker process (start more for scale).
 
     \b
@@ -437,4 +436,4 @@ def worker(ctx: click.Context, prefix: str, concurrency: int, lease: float) -> N
     if concurrency < 1:
         raise click.UsageError("--concurrency must be at least 1")
     limit = settings_from(ctx).workflow_output_limit
-    _serve(ctx, prefix, lease, lambda store: Worker(store, concurrency=concurrency, output_limit=limit), "worker")
+    _serve(ctx, namespace, lease, lambda store: Worker(store, concurrency=concurrency, output_limit=limit), "worker")

@@ -3,7 +3,7 @@
 ``_model``: the state machine (pure). ``_store``: KV state with compare-and-set, broadcast.
 ``_scheduler``: fires transitions at their times. ``_recommend`` + ``_api``: prefetch from the
 graph over HTTP. ``_gateway``: one NATS subscription fanned out over WebSocket; ``_device``: what
-a device holds and shows. ``_simulate``: a device fleet that measures all of it.
+a device holds and shows.
 ``ops``: blocking one-call-per-verb functions behind ``rdg live`` (public: the CLI's layer).
 """
 
@@ -26,7 +26,6 @@ from rdg.live._model import (
 )
 from rdg.live._recommend import GraphShape, MemberFeatures, Recommendation, Recommender, content_map
 from rdg.live._scheduler import Scheduler, next_due
-from rdg.live._simulate import SimConfig, SimResult, compare, plot_simulation, simulate
 from rdg.live._store import EventStore, LiveNames
 
 __all__ = [
@@ -52,17 +51,12 @@ __all__ = [
     "LiveNames",
     "ScheduleError",
     "Scheduler",
-    "SimConfig",
-    "SimResult",
     "Stage",
     "State",
     "apply",
     "check_event_id",
-    "compare",
     "new_event",
     "next_due",
     "parse_duration",
     "parse_time",
-    "plot_simulation",
-    "simulate",
 ]

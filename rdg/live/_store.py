@@ -21,7 +21,18 @@ from typing import Any, AsyncIterator
 from nats.aio.client import Client
 from nats.js.errors import KeyNotFoundError
 
-from rdg.bus import ensure_broadcast_stream, ensure_kv, kv_cas, kv_cas_final, kv_create, kv_keys, last_json, publish_json
+from rdg.bus import (
+    DEFAULT_NAMESPACE,
+    Namespace,
+    ensure_broadcast_stream,
+    ensure_kv,
+    kv_cas,
+    kv_cas_final,
+    kv_create,
+    kv_keys,
+    last_json,
+    publish_json,
+)
 from rdg.errors import ConflictError, NotFoundError
 from rdg.live._model import Action, LiveEvent, State, apply, check_event_id
 
@@ -32,33 +43,36 @@ __all__ = ["EventStore", "LiveNames"]
 
 @dataclass(frozen=True)
 class LiveNames:
-    """Names of the NATS resources of one live-events deployment (``namespace`` keeps tests apart).
+    """Live events' bucket, stream and subjects in one namespace (:class:`rdg.bus.Namespace`).
 
     >>> n = LiveNames("t1")
     >>> n.bucket, n.stream, n.subject("final")
-    ('rdg-t1-events', 'RDG_t1_BCAST', 'rdg.t1.bcast.final')
+    ('rdg_t1_live_events', 'rdg_t1_live_bcast', 'rdg.t1.live.bcast.final')
     """
 
-    namespace: str = "live"
+    namespace: str = DEFAULT_NAMESPACE
+
+    def __post_init__(self) -> None:
+        Namespace(self.namespace)  # refuses a bad name
 
     @property
     def bucket(self) -> str:
         """KV bucket holding one JSON record per event."""
-        return f"rdg-{self.namespace}-events"
+        return Namespace(self.namespace).bucket("live", "events")
 
     @property
     def stream(self) -> str:
         """Stream holding the broadcast messages."""
-        return f"RDG_{self.namespace}_BCAST"
+        return Namespace(self.namespace).stream("live", "bcast")
 
     @property
     def wildcard(self) -> str:
         """Subject filter matching every event's broadcast subject."""
-        return f"rdg.{self.namespace}.bcast.>"
+        return Namespace(self.namespace).subject("live", "bcast", ">")
 
     def subject(self, event_id: str) -> str:
         """Broadcast subject of one event."""
-        return f"rdg.{self.namespace}.bcast.{event_id}"
+        return Namespace(self.namespace).subject("live", "bcast", event_id)
 
 
 class EventStore:

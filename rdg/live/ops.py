@@ -11,6 +11,7 @@ import logging
 import signal
 from typing import Any, Awaitable, Callable, Iterable, TypeVar
 
+from rdg.bus import DEFAULT_NAMESPACE
 from rdg.live._model import Action, LiveEvent, Stage, new_event, parse_duration, parse_time
 from rdg.live._store import EventStore, LiveNames
 
@@ -47,7 +48,7 @@ async def _with_store(settings: Any, namespace: str, fn: Callable[[EventStore], 
 
 def create(settings: Any, event_id: str, *, title: str, start: str, end: str | None = None,
            duration: str | None = None, stages: Iterable[str] = (), tags: dict[str, str] | None = None,
-           related_titles: Iterable[str] = (), by: str = "operator", namespace: str = "live") -> LiveEvent:
+           related_titles: Iterable[str] = (), by: str = "operator", namespace: str = DEFAULT_NAMESPACE) -> LiveEvent:
     """Validate and store a new scheduled event (times as accepted by :func:`parse_time`)."""
     from rdg.live._model import ScheduleError
 
@@ -60,18 +61,18 @@ def create(settings: Any, event_id: str, *, title: str, start: str, end: str | N
     return asyncio.run(_with_store(settings, namespace, lambda st: st.create(event)))
 
 
-def get(settings: Any, event_id: str, *, namespace: str = "live") -> LiveEvent:
+def get(settings: Any, event_id: str, *, namespace: str = DEFAULT_NAMESPACE) -> LiveEvent:
     """One event with its history."""
     return asyncio.run(_with_store(settings, namespace, lambda st: st.get(event_id)))
 
 
-def list_events(settings: Any, *, namespace: str = "live") -> list[LiveEvent]:
+def list_events(settings: Any, *, namespace: str = DEFAULT_NAMESPACE) -> list[LiveEvent]:
     """Every event, soonest first."""
     return asyncio.run(_with_store(settings, namespace, lambda st: st.list()))
 
 
 def transition(settings: Any, event_id: str, action: Action | str, *, by: str = "operator",
-               namespace: str = "live", **kwargs: Any) -> LiveEvent:
+               namespace: str = DEFAULT_NAMESPACE, **kwargs: Any) -> LiveEvent:
     """Apply one operator action (``delay`` with ``new_start=``, ``stage`` with optional ``stage=``)."""
     return asyncio.run(_with_store(settings, namespace, lambda st: st.transition(event_id, action, by=by, **kwargs)))
 
@@ -91,7 +92,7 @@ async def _until_signal(main: Awaitable[Any]) -> None:
         raise task.exception()  # type: ignore[misc]
 
 
-def run_scheduler(settings: Any, *, namespace: str = "live", name: str = "scheduler") -> None:
+def run_scheduler(settings: Any, *, namespace: str = DEFAULT_NAMESPACE, name: str = "scheduler") -> None:
     """Run a scheduler until SIGINT/SIGTERM."""
     from rdg.live._scheduler import Scheduler
 
@@ -106,7 +107,7 @@ def run_scheduler(settings: Any, *, namespace: str = "live", name: str = "schedu
     asyncio.run(_until_signal(main()))
 
 
-def run_gateway(settings: Any, *, host: str = "127.0.0.1", port: int = 8765, namespace: str = "live",
+def run_gateway(settings: Any, *, host: str = "127.0.0.1", port: int = 8765, namespace: str = DEFAULT_NAMESPACE,
                 ready: Callable[[str], None] | None = None) -> None:
     """Run a WebSocket gateway until SIGINT/SIGTERM; ``ready(url)`` is called once it listens."""
     from rdg.bus import connect_with
@@ -126,7 +127,7 @@ def run_gateway(settings: Any, *, host: str = "127.0.0.1", port: int = 8765, nam
     asyncio.run(_until_signal(main()))
 
 
-def run_api(settings: Any, *, host: str = "127.0.0.1", port: int = 8080, namespace: str = "live",
+def run_api(settings: Any, *, host: str = "127.0.0.1", port: int = 8080, namespace: str = DEFAULT_NAMESPACE,
             max_age_s: float = 300.0, jitter: float = 0.2, graph_url: str | None = None,
             log_level: str = "warning") -> None:
     """Serve the prefetch API with uvicorn until SIGINT/SIGTERM."""

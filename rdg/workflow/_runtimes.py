@@ -242,13 +242,14 @@ class _Http:
 
 
 class _Pipeline:
-    """``python -m rdg run PIPELINE --spec FILE --events FILE --json``: a bounded run of an rdg
-    pipeline; its JSON summary (``events_in``, ``vertices``...) becomes the step's outputs."""
+    """``python -m rdg.pipeline._once PIPELINE --spec FILE --events FILE`` (``rdg run``'s options
+    for a bounded run, without the CLI): a bounded run of an rdg pipeline; its JSON summary
+    (``events_in``, ``vertices``...) becomes the step's outputs."""
 
     async def run(self, ctx: StepContext) -> dict[str, Any]:
         cfg = ctx.config
-        argv = [sys.executable, "-m", "rdg", "run", str(cfg["pipeline"]), "--spec", str(cfg["spec"]),
-                "--events", str(cfg["events"]), *[str(a) for a in cfg.get("args", [])], "--json", "--quiet"]
+        argv = [sys.executable, "-m", "rdg.pipeline._once", str(cfg["pipeline"]), "--spec", str(cfg["spec"]),
+                "--events", str(cfg["events"]), *[str(a) for a in cfg.get("args", [])]]
         outputs = await _exec(argv, None, env_for(ctx.params, cfg.get("env")), cfg.get("cwd"),
                               f"pipeline {cfg['pipeline']!r}")
         lines = outputs["stdout"].strip().splitlines()

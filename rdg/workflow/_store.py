@@ -4,15 +4,15 @@ The store is the single source of truth. Every change to a run or a step is a co
 on the key's revision (:func:`rdg.bus.kv_cas`), so a stale engine, client or worker can never
 overwrite newer state: it gets :class:`rdg.errors.ConflictError`, reads again and decides again.
 
-Names, for a prefix ``P`` (default ``rdg``)::
+Names, for a namespace ``N`` (default ``main``; the scheme is :class:`rdg.bus.Namespace`'s)::
 
-    KV      P_wf_defs     wf.<id> (latest), wfv.<id>.<version>, sig.<signal>, cron.<id>
-    KV      P_wf_runs     run.<run>, step.<run>.<step>, active.<wf>, index.<wf>,
-                          fi.<run>.<step>.<runattempt-attempt>.<page> (a foreach's items, pages of a list),
-                          fd.<run>.<step>.<runattempt-attempt>.<page> (which of its children are done)
-    stream  P_wf_events   P.wf.events     step outcomes and actions -> engines (work queue)
-    stream  P_wf_tasks    P.wf.tasks      ready steps -> workers (work queue)
-    stream  P_wf_signals  P.wf.signals.*  named signals -> engines (work queue)
+    KV      rdg_N_wf_defs     wf.<id> (latest), wfv.<id>.<version>, sig.<signal>, cron.<id>
+    KV      rdg_N_wf_runs     run.<run>, step.<run>.<step>, active.<wf>, index.<wf>,
+                              fi.<run>.<step>.<runattempt-attempt>.<page> (a foreach's items, pages of a list),
+                              fd.<run>.<step>.<runattempt-attempt>.<page> (which of its children are done)
+    stream  rdg_N_wf_events   rdg.N.wf.events     step outcomes and actions -> engines (work queue)
+    stream  rdg_N_wf_tasks    rdg.N.wf.tasks      ready steps -> workers (work queue)
+    stream  rdg_N_wf_signals  rdg.N.wf.signals.*  named signals -> engines (work queue)
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from nats.js.api import ConsumerConfig, RetentionPolicy, StorageType
 from nats.js.errors import NotFoundError as JsNotFoundError
 from nats.js.kv import KeyValue
 
-from rdg.bus import connect, ensure_kv, ensure_stream, kv_cas, kv_get, kv_keys, kv_update_json
+from rdg.bus import DEFAULT_NAMESPACE, Namespace, connect, ensure_kv, ensure_stream, kv_cas, kv_get, kv_keys, kv_update_json
 from rdg.errors import ConfigError, ConflictError, NotFoundError
 from rdg.spec import WorkflowSpec, parse_workflow_data
 from rdg.workflow._events import Event, to_wire
@@ -38,51 +38,57 @@ from rdg.workflow._models import RunRecord, StepRecord
 __all__ = ["Store", "StoreNames"]
 
 T = TypeVar("T")
-_PREFIX = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 SPECS_KEPT = 256
 """Parsed workflow definitions a store keeps in memory (each version counts once)."""
 
 
 @dataclass(frozen=True)
 class StoreNames:
-    """Bucket, stream and subject names derived from one prefix."""
+    """The workflow engine's buckets, streams and subjects in one namespace (:class:`rdg.bus.Namespace`).
 
-    prefix: str = "rdg"
+    >>> StoreNames("t1").runs, StoreNames("t1").tasks
+    ('rdg_t1_wf_runs', 'rdg.t1.wf.tasks')
+    """
+
+    namespace: str = DEFAULT_NAMESPACE
 
     def __post_init__(self) -> None:
-        if not _PREFIX.match(self.prefix):
-            raise ConfigError(f"workflow prefix {self.prefix!r} must be 1-32 letters, digits, _ or -")
+        Namespace(self.namespace)  # refuses a bad name
+
+    @property
+    def _ns(self) -> Namespace:
+        return Namespace(self.namespace)
 
     @property
     def defs(self) -> str:
-        return f"{self.prefix}_wf_defs"
+        return self._ns.bucket("wf", "defs")
 
     @property
     def runs(self) -> str:
-        return f"{self.prefix}_wf_runs"
+        return self._ns.bucket("wf", "runs")
 
     @property
     def events_stream(self) -> str:
-        return f"{self.prefix}_wf_events"
+        return self._ns.stream("wf", "events")
 
     @property
     def events(self) -> str:
-        return f"{self.prefix}.wf.events"
+        return self._ns.subject("wf", "events")
 
     @property
     def tasks_stream(self) -> str:
-        return f"{self.prefix}_wf_tasks"
+        return self._ns.stream("wf", "tasks")
 
     @property
     def tasks(self) -> str:
-        return f"{self.prefix}.wf.tasks"
+        return self._ns.subject("wf", "tasks")
 
     @property
     def signals_stream(self) -> str:
-        return f"{self.prefix}_wf_signals"
+        return self._ns.stream("wf", "signals")
 
     def signal(self, name: str) -> str:
-        return f"{self.prefix}.wf.signals.{name}"
+        return self._ns.subject("wf", "signals", name)
 
 
 def _dumps(value: Any) -> bytes:
@@ -105,20 +111,21 @@ class Store:
         """Parsed definitions, the most recently used :data:`SPECS_KEPT`."""
 
     @classmethod
-    async def open(cls, url_or_client: str | Client, *, prefix: str = "rdg", lease: float = 30.0,
+    async def open(cls, url_or_client: str | Client, *, namespace: str = DEFAULT_NAMESPACE, lease: float = 30.0,
                    name: str = "rdg-workflow") -> "Store":
         """Connect (or reuse a client) and make sure the buckets and streams exist.
 
         Args:
             url_or_client: ``nats://host:port`` or a connected client.
-            prefix: Namespace for every bucket and stream (tests use a unique one).
+            namespace: Keeps deployments apart: every bucket and stream is named after it (tests
+                use a unique one).
             lease: Seconds a worker holds a step without a heartbeat (the work queue's ack wait).
             name: Client name shown by the server.
 
         Raises:
             ServerError: NATS cannot be reached.
         """
-        names = StoreNames(prefix)
+        names = StoreNames(namespace)
         own = isinstance(url_or_client, str)
         nc = await connect(url_or_client, name=name) if isinstance(url_or_client, str) else url_or_client
         js = nc.jetstream()
@@ -135,7 +142,7 @@ class Store:
             await self.nc.close()  # not drain(): pending pull requests would hold it for the drain timeout
 
     async def destroy(self) -> None:
-        """Delete every bucket and stream under this prefix (tests and benchmarks clean up with it)."""
+        """Delete every bucket and stream in this namespace (tests and benchmarks clean up with it)."""
         for bucket in (self.names.defs, self.names.runs):
             try:
                 await self.js.delete_key_value(bucket)

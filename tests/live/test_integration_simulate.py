@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rdg.errors import RdgError
-from rdg.live import SimConfig, compare, plot_simulation
+from rdg.sim import SimConfig, compare, plot_simulation, simulate
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
@@ -34,8 +34,6 @@ def test_bad_simulator_settings_are_refused(kwargs: dict) -> None:
 
 
 def test_late_devices_are_the_only_origin_load_at_kick_off(nats_url: str) -> None:
-    from rdg.live._simulate import simulate
-
     res = simulate(SimConfig(devices=300, gateways=1, workers=1, conns=10, members=30, browse_s=1.0, lead_s=0.5,
                              late_fraction=0.1, nats_url=nats_url, timeout_s=90))
     assert res.updated == 300

@@ -36,7 +36,7 @@ class Env:
 
 @pytest.fixture
 async def wf(nats_url: str) -> AsyncIterator[Env]:
-    store = await Store.open(nats_url, prefix=f"t{uuid.uuid4().hex[:10]}", lease=2.0)
+    store = await Store.open(nats_url, namespace=f"t{uuid.uuid4().hex[:10]}", lease=2.0)
     engine = Engine(store, reconcile_interval=1.0, cron_refresh=0.2)
     worker = Worker(store, concurrency=12)
     tasks = [asyncio.create_task(engine.run()), asyncio.create_task(worker.run())]

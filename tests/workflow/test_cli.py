@@ -58,9 +58,9 @@ def processes(nats_url: str, tmp_path: Path) -> Iterator[str]:
     log = open(tmp_path / "procs.log", "ab")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     base = [sys.executable, "-m", "rdg", "--set", f"nats_url={nats_url}"]
-    procs = [subprocess.Popen(base + ["engine", "--prefix", prefix, "--reconcile-interval", "1"], cwd=ROOT, env=env,
+    procs = [subprocess.Popen(base + ["engine", "--namespace", prefix, "--reconcile-interval", "1"], cwd=ROOT, env=env,
                               stdout=log, stderr=subprocess.STDOUT),
-             subprocess.Popen(base + ["worker", "--prefix", prefix, "--concurrency", "4"], cwd=ROOT, env=env,
+             subprocess.Popen(base + ["worker", "--namespace", prefix, "--concurrency", "4"], cwd=ROOT, env=env,
                               stdout=log, stderr=subprocess.STDOUT)]
     yield prefix
     for proc in procs:
@@ -77,7 +77,7 @@ def processes(nats_url: str, tmp_path: Path) -> Iterator[str]:
     from rdg.workflow import Store
 
     async def clean() -> None:
-        store = await Store.open(nats_url, prefix=prefix)
+        store = await Store.open(nats_url, namespace=prefix)
         await store.destroy()
         await store.close()
 
@@ -162,7 +162,7 @@ def test_bad_input_gives_a_clear_error_and_nonzero_exit(nats_url: str, tmp_path:
         from rdg.workflow import Store
 
         async def clean() -> None:
-            store = await Store.open(nats_url, prefix=prefix)
+            store = await Store.open(nats_url, namespace=prefix)
             await store.destroy()
             await store.close()
 

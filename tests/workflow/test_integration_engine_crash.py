@@ -42,7 +42,7 @@ from rdg.workflow import Engine, Store
 from rdg.workflow import StepEnded
 
 async def main(url, prefix, where):
-    store = await Store.open(url, prefix=prefix)
+    store = await Store.open(url, namespace=prefix)
     engine = Engine(store)
     if where == "dispatch":  # b is QUEUED in KV; its work item is never sent
         dispatch = store.dispatch
@@ -77,7 +77,7 @@ def _engine_ready(proc: subprocess.Popen[str]) -> float:
 async def test_the_next_step_starts_at_once_after_the_engine_is_killed(nats_url: str, tmp_path: Path,
                                                                         where: str) -> None:
     prefix = f"c{uuid.uuid4().hex[:10]}"
-    store = await Store.open(nats_url, prefix=prefix, lease=5.0)
+    store = await Store.open(nats_url, namespace=prefix, lease=5.0)
     (tmp_path / "ledger").mkdir()
     worker = Worker(store, concurrency=2)
     worker_task = asyncio.create_task(worker.run())
@@ -94,7 +94,7 @@ async def test_the_next_step_starts_at_once_after_the_engine_is_killed(nats_url:
         assert b.status is (StepStatus.QUEUED if where == "dispatch" else StepStatus.NOT_CREATED)
 
         second = subprocess.Popen([sys.executable, "-m", "rdg", "--set", f"nats_url={nats_url}", "engine",
-                                   "--prefix", prefix], cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
+                                   "--namespace", prefix], cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
         ready = await asyncio.to_thread(_engine_ready, second)
         run = await handle.wait(timeout=60)
         assert run.status is RunStatus.SUCCEEDED, run.reason

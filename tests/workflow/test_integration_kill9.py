@@ -56,7 +56,7 @@ def _has_run_steps(ledger: Path, pid: str) -> bool:
 
 def _worker(nats_url: str, prefix: str, log: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "rdg", "--set", f"nats_url={nats_url}", "worker", "--prefix", prefix,
+        [sys.executable, "-m", "rdg", "--set", f"nats_url={nats_url}", "worker", "--namespace", prefix,
          "--concurrency", "8", "--lease", str(LEASE)],
         cwd=ROOT, stdout=open(log, "ab"), stderr=subprocess.STDOUT, env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
@@ -64,7 +64,7 @@ def _worker(nats_url: str, prefix: str, log: Path) -> subprocess.Popen[bytes]:
 
 async def test_kill_9_workers_many_times_every_step_completes_exactly_once(nats_url: str, tmp_path: Path) -> None:
     prefix = f"k{uuid.uuid4().hex[:10]}"
-    store = await Store.open(nats_url, prefix=prefix, lease=LEASE)
+    store = await Store.open(nats_url, namespace=prefix, lease=LEASE)
     (tmp_path / "ledger").mkdir()
     sub = await store.pull("tasks", "workers")  # create the work queue consumer with our lease as ack wait
     await sub.unsubscribe()

@@ -127,3 +127,42 @@ def test_the_library_never_launches_its_own_cli() -> None:
                 if any(a == "-m" and b == "rdg" for a, b in zip(texts, texts[1:])):
                     bad.append(f"{path.relative_to(ROOT.parent)}:{node.lineno}")
     assert not bad, "the library spawns its own CLI (call the library in the child instead):\n" + "\n".join(bad)
+
+
+def _module_imports(path: Path) -> set[str]:
+    """The rdg modules a module imports at its top level (imports inside functions are lazy on
+    purpose and cannot form a cycle at import time)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("rdg") and node.level == 0:
+            found.add(node.module)
+            found.update(f"{node.module}.{a.name}" for a in node.names)
+        elif isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name.startswith("rdg"))
+    return found
+
+
+def test_no_import_cycle_between_modules() -> None:
+    """Module A importing B while B imports A (directly or round a loop) is refused; a package's
+    ``__init__`` gathering its own modules is not a cycle, so package names are left out."""
+    modules = {".".join(p.relative_to(ROOT.parent).with_suffix("").parts): p for p in ROOT.rglob("*.py")
+               if p.name != "__init__.py"}
+    graph = {name: sorted(m for m in _module_imports(path) if m in modules and m != name)
+             for name, path in modules.items()}
+    seen: dict[str, int] = {}  # 1: on the current path, 2: done
+    cycles: list[str] = []
+
+    def visit(node: str, path: list[str]) -> None:
+        seen[node] = 1
+        for nxt in graph[node]:
+            if seen.get(nxt) == 1:
+                cycles.append(" -> ".join(path[path.index(nxt):] + [node, nxt]) if nxt in path else f"{node} -> {nxt}")
+            elif nxt not in seen:
+                visit(nxt, path + [node])
+        seen[node] = 2
+
+    for name in sorted(graph):
+        if name not in seen:
+            visit(name, [])
+    assert not cycles, "import cycles:\n" + "\n".join(cycles)

@@ -64,8 +64,7 @@ class Decisions(EnginePart):
         conditions: dict[str, bool | str] = {}
         names: dict[str, Any] | None = None
         for _ in range(2 * len(st.spec.steps) + 4):
-            commands = decide(st.run, st.spec, {sid: rec for sid, (rec, _) in st.steps.items()}, now=self.clock(),
-                              conditions=conditions, only=only)
+            commands = decide(st.run, st.spec, st.records, now=self.clock(), conditions=conditions, only=only)
             changed: set[str] = set()
             for command in commands:
                 if isinstance(command, Close):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Callable
+from typing import Any, Callable, Iterator, Mapping
 
 from rdg.errors import NotFoundError
 from rdg.spec import (
@@ -36,6 +36,23 @@ def attempt_tag(rec: StepRecord) -> str:
     return f"{rec.run_attempt}-{rec.attempt}"
 
 
+class _Records(Mapping[str, StepRecord]):
+    """The step records of a run state as a read-only mapping (no copy: a run of 1,000 steps is
+    decided on every event)."""
+
+    def __init__(self, steps: dict[str, list[Any]]) -> None:
+        self._steps = steps
+
+    def __getitem__(self, step_id: str) -> StepRecord:
+        return self._steps[step_id][0]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._steps)
+
+    def __len__(self) -> int:
+        return len(self._steps)
+
+
 class RunState:
     def __init__(self, run_id: str) -> None:
         self.id = run_id
@@ -49,6 +66,11 @@ class RunState:
         self.inbox: list[tuple[dict[str, Any], asyncio.Future[None]]] = []
         self.touched = 0.0
         """When the last event for this run arrived (the reconciliation pass skips busy runs)."""
+
+    @property
+    def records(self) -> Mapping[str, StepRecord]:
+        """Each step's record by step id (a view of ``steps``, whose values are ``[record, revision]``)."""
+        return _Records(self.steps)
 
 
 class EnginePart:

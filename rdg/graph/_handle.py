@@ -151,8 +151,8 @@ class Graph:
 
         Read-only unless ``write``: the text is parsed here into bytecode (a subset of Gremlin:
         see ``docs/graph.md``) and a query with a step that changes the graph is refused; on
-        JanusGraph it also runs under TinkerPop's ReadOnlyStrategy. With ``write`` on JanusGraph
-        the text is sent as a script.
+        JanusGraph it also runs under TinkerPop's ReadOnlyStrategy. With ``write`` too, the text
+        becomes bytecode: no script is ever sent, so no Groovy runs on the server.
 
         Raises:
             QueryWritesError: The query would change the graph and ``write`` is false.

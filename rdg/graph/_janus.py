@@ -360,19 +360,18 @@ class JanusBackend:
     # -- reads ------------------------------------------------------------------------------------
     def run_query(self, text: str, bindings: dict[str, Any] | None, *, write: bool = False,
                   timeout_s: float | None = None) -> list[Any]:
-        """A user's query. Read-only (the default): parsed here into bytecode (never a script, so
-        no Groovy runs) and run under TinkerPop's ReadOnlyStrategy. ``write``: sent as a script."""
+        """A user's query, parsed here into bytecode (never a script, so no Groovy runs).
+        Read-only (the default): refused if it has a step that writes, and run under
+        TinkerPop's ReadOnlyStrategy as well."""
         from gremlin_python.process.strategies import ReadOnlyStrategy
 
-        from rdg.graph._text import parse_read_only
+        from rdg.graph._text import parse, parse_read_only
 
         ms = int(timeout_s * 1000) if timeout_s else None
-        if write:
-            return self.query(text, bindings, timeout_ms=ms)
-        source = self.g.with_strategies(ReadOnlyStrategy())
+        source = self.g if write else self.g.with_strategies(ReadOnlyStrategy())
         if ms:
             source = source.with_("evaluationTimeout", ms)
-        built = parse_read_only(text, source, bindings or {}, embedded=False)
+        built = (parse if write else parse_read_only)(text, source, bindings or {}, embedded=False)
         try:
             return list(built.to_list())
         except Exception as err:  # noqa: BLE001

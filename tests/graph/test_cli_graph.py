@@ -137,7 +137,13 @@ def test_malformed_query_on_janusgraph(gremlin_url: str, capsys: pytest.CaptureF
     code, _, err = run(["--set", f"gremlin_url={gremlin_url}", "query", "g.V(."], capsys)
     assert code == 1 and "Gremlin syntax error at column 5" in err  # read-only: parsed here, never sent
     code, _, err = run(["--set", f"gremlin_url={gremlin_url}", "query", "g.V(.", "--write"], capsys)
-    assert code == 1 and "refused the query" in err  # --write: a script, refused by the server
+    assert code == 1 and "Gremlin syntax error at column 5" in err  # --write too: parsed here, never a script
+    url = ["--set", f"gremlin_url={gremlin_url}"]
+    code, out, _ = run([*url, "query", "g.addV('clitest').property('n', n).values('n')", "-b", "n=7", "--write",
+                        "--json"], capsys)
+    assert code == 0 and json.loads(out) == [7]  # a write through bytecode, its value bound
+    code, out, _ = run([*url, "query", "g.V().hasLabel('clitest').drop()", "--write", "--json"], capsys)
+    assert code == 0
 
 
 @pytest.mark.integration

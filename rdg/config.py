@@ -75,8 +75,10 @@ class Settings:
     live_retention: float = 7 * 86400.0
     """Seconds an ended or cancelled live event stays in NATS after it finishes, then the server
     deletes it (needs NATS 2.11+; older servers keep it); 0 keeps every event. Default 7 days."""
-    query_timeout: float = 30.0
-    """Seconds a ``rdg query`` may run before it is stopped. Default 30."""
+    query_timeout: float = 5.0
+    """Seconds a ``rdg query`` may run before it is stopped. Default 5 (raise it with ``--timeout``)."""
+    query_max_results: int = 10_000
+    """Most results a read-only ``rdg query`` may return; more is an error, not a cut. Default 10,000."""
     graph_request_timeout: float = 30.0
     """Seconds one Gremlin request of a pipeline's writer may take; a server that stops answering
     is then noticed and the batch retried. Default 30."""

@@ -367,15 +367,19 @@ def _binding(text: str) -> tuple[str, Any]:
               help="A binding used by name in the query (JSON value, else a string).")
 @click.option("--write", is_flag=True, help="Allow the query to change the graph (addV, property, drop...).")
 @click.option("--timeout", type=click.FloatRange(0.1, 3600), default=None,
-              help="Seconds before the query is stopped (default: the setting query_timeout, 30).")
+              help="Seconds before the query is stopped (default: the setting query_timeout, 5).")
+@click.option("--max-results", type=click.IntRange(min=1), default=None,
+              help="Most results a read-only query may return (default: the setting query_max_results, 10000).")
 @_JSON
 @click.pass_context
 def query(ctx: click.Context, gremlin: str, binds: tuple[str, ...], write: bool, timeout: float | None,
-          as_json: bool) -> None:
+          max_results: int | None, as_json: bool) -> None:
     """Run a Gremlin query against the configured graph; values go in as bindings.
 
     Read-only unless --write: a query with addV, addE, property, drop, mergeV or mergeE is
-    refused. It is stopped after --timeout seconds (setting query_timeout, default 30).
+    refused. It is stopped after --timeout seconds (setting query_timeout, default 5), and
+    fails if it would return more than --max-results (setting query_max_results, 10000). On
+    the embedded graph, a step it cannot answer as TinkerPop does is refused by name.
 
     \b
     Examples:
@@ -384,9 +388,11 @@ def query(ctx: click.Context, gremlin: str, binds: tuple[str, ...], write: bool,
       rdg query "g.V().has('device','device_id',d).drop()" -b d=tv-9 --write
     """
     bindings = dict(_binding(b) for b in binds)
-    limit = timeout if timeout is not None else settings_from(ctx).query_timeout
+    settings = settings_from(ctx)
+    limit = timeout if timeout is not None else settings.query_timeout
+    most = max_results if max_results is not None else settings.query_max_results
     with _connect(ctx) as g:
-        results = g.query(gremlin, bindings, write=write, timeout_s=limit)
+        results = g.query(gremlin, bindings, write=write, timeout_s=limit, max_results=most)
     _echo_results(results, as_json)
 
 

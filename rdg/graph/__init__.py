@@ -32,10 +32,10 @@ from rdg.graph._model import (
 )
 from rdg.graph._plan import compact, owner, owner_partition, why_invalid, wins
 from rdg.graph._schema import Schema, desired
-from rdg.graph._text import GremlinSyntaxError, QueryWritesError
+from rdg.graph._text import GremlinSyntaxError, QueryTooLargeError, QueryWritesError
 
 __all__ = [
-    "GraphDamagedError", "GremlinSyntaxError", "QueryWritesError",
+    "GraphDamagedError", "GremlinSyntaxError", "QueryTooLargeError", "QueryWritesError",
     "CheckReport",
     "EdgeLabel",
     "EdgeWrite",

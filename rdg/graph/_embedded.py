@@ -20,6 +20,7 @@ from gremlin_python.process.traversal import P
 
 from rdg.errors import ConflictError, RdgError, RdgTimeoutError, RetryableError, ServerError, StorageError
 from rdg.graph._dump import build_dump, flat
+from rdg.graph._embedded_guard import EmbeddedUnsupportedError, GuardedConnection
 from rdg.graph._model import GraphModel
 from rdg.graph._plan import Coalesced, EdgeState, Plan, VertexState, chunks
 from rdg.graph._schema import desired
@@ -27,10 +28,6 @@ from rdg.graph._schema import desired
 __all__ = ["EmbeddedBackend", "EmbeddedUnsupportedError"]
 
 _WITHIN = 400  # values per has(..., within(...)) lookup: SQLite's parameter limit is far above
-
-
-class EmbeddedUnsupportedError(RdgError):
-    """The embedded graph cannot run this Gremlin step or argument."""
 
 
 _STORAGE_FAULTS = ("disk i/o error", "malformed", "readonly database", "unable to open database", "disk is full",
@@ -104,7 +101,9 @@ class EmbeddedBackend:
         con.execute("PRAGMA synchronous=NORMAL")
         con.execute("CREATE TABLE IF NOT EXISTS rdg_schema (name TEXT PRIMARY KEY, kind TEXT, spec TEXT)")
         con.commit()
-        self.g = traversal().with_remote(self._remote)
+        self.g = traversal().with_remote(GuardedConnection(self._remote))
+        """Every traversal is checked first (:mod:`rdg.graph._embedded_guard`): a step gremlite
+        would answer wrongly is refused by name instead."""
 
     # -- unit of work -------------------------------------------------------------------------
     def begin(self) -> None:
@@ -206,10 +205,12 @@ class EmbeddedBackend:
 
     # -- reads ------------------------------------------------------------------------------------
     def run_query(self, text: str, bindings: dict[str, Any] | None, *, write: bool = False,
-                  timeout_s: float | None = None) -> list[Any]:
+                  timeout_s: float | None = None, max_results: int | None = None) -> list[Any]:
         from rdg.graph._text import parse, parse_read_only
 
         traversal_ = (parse if write else parse_read_only)(text, self.g, bindings or {})
+        if max_results is not None:
+            traversal_ = traversal_.limit(max_results + 1)
         con = self._remote.con
         if timeout_s:  # SQLite calls this every 10,000 VM steps; non-zero interrupts the statement
             deadline = time.monotonic() + timeout_s

@@ -16,6 +16,7 @@ from typing import Any, Callable, Iterable, Protocol, Sequence
 from rdg.errors import RetryableError, ServerBusyError, ServerError
 from rdg.graph._model import EdgeWrite, GraphModel, UpsertResult, VertexWrite
 from rdg.graph._plan import CoEdge, Coalesced, CoVertex, EdgeState, Owns, Plan, VertexState, coalesce, plan
+from rdg.graph._text import QueryTooLargeError
 
 __all__ = ["Backend", "Graph"]
 
@@ -51,8 +52,9 @@ class Backend(Protocol):
         """Abandon the unit of work."""
 
     def run_query(self, text: str, bindings: dict[str, Any] | None, *, write: bool = False,
-                  timeout_s: float | None = None) -> list[Any]:
-        """Run a user's Gremlin text with bindings; read-only unless ``write``."""
+                  timeout_s: float | None = None, max_results: int | None = None) -> list[Any]:
+        """Run a user's Gremlin text with bindings; read-only unless ``write``. A read-only query
+        ends with ``limit(max_results + 1)`` when ``max_results`` is given."""
 
     def storage_problems(self) -> list[str] | None:
         """A full storage check's findings, or ``None`` where the backend checks itself."""
@@ -146,7 +148,7 @@ class Graph:
 
     # -- reads ------------------------------------------------------------------------------
     def query(self, text: str, bindings: dict[str, Any] | None = None, *, write: bool = False,
-              timeout_s: float | None = None) -> list[Any]:
+              timeout_s: float | None = None, max_results: int | None = None) -> list[Any]:
         """Run Gremlin text; values go in ``bindings``, never into the text.
 
         Read-only unless ``write``: the text is parsed here into bytecode (a subset of Gremlin:
@@ -154,12 +156,22 @@ class Graph:
         JanusGraph it also runs under TinkerPop's ReadOnlyStrategy. With ``write`` too, the text
         becomes bytecode: no script is ever sent, so no Groovy runs on the server.
 
+        ``max_results`` bounds a read-only query's answer: the server stops after one more
+        than that, and the query fails rather than return a truncated answer.
+
         Raises:
             QueryWritesError: The query would change the graph and ``write`` is false.
+            QueryTooLargeError: A read-only query has more than ``max_results`` results.
             RdgTimeoutError: It ran longer than ``timeout_s`` (stopped).
             GremlinSyntaxError: The text is not in the supported grammar.
         """
-        return self._backend.run_query(text, bindings, write=write, timeout_s=timeout_s)
+        results = self._backend.run_query(text, bindings, write=write, timeout_s=timeout_s,
+                                          max_results=None if write else max_results)
+        if max_results is not None and not write and len(results) > max_results:
+            raise QueryTooLargeError(f"the query returns more than {max_results:,} results",
+                                     hint="narrow it (has(), limit(), count()), or raise --max-results / "
+                                          "query_max_results")
+        return results
 
     def storage_problems(self) -> list[str] | None:
         """A full check of the storage itself: the embedded graph's SQLite ``integrity_check``

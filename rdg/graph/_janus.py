@@ -359,7 +359,7 @@ class JanusBackend:
 
     # -- reads ------------------------------------------------------------------------------------
     def run_query(self, text: str, bindings: dict[str, Any] | None, *, write: bool = False,
-                  timeout_s: float | None = None) -> list[Any]:
+                  timeout_s: float | None = None, max_results: int | None = None) -> list[Any]:
         """A user's query, parsed here into bytecode (never a script, so no Groovy runs).
         Read-only (the default): refused if it has a step that writes, and run under
         TinkerPop's ReadOnlyStrategy as well."""
@@ -372,6 +372,8 @@ class JanusBackend:
         if ms:
             source = source.with_("evaluationTimeout", ms)
         built = (parse if write else parse_read_only)(text, source, bindings or {}, embedded=False)
+        if max_results is not None:
+            built = built.limit(max_results + 1)
         try:
             return list(built.to_list())
         except Exception as err:  # noqa: BLE001

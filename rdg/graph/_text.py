@@ -28,7 +28,8 @@ from gremlin_python.process.traversal import Cardinality, Column, Direction, Ord
 
 from rdg.errors import RdgError
 
-__all__ = ["MAX_NESTING", "WRITE_STEPS", "GremlinSyntaxError", "QueryWritesError", "parse", "writes"]
+__all__ = ["MAX_NESTING", "WRITE_STEPS", "GremlinSyntaxError", "QueryTooLargeError", "QueryWritesError", "parse",
+           "writes"]
 
 WRITE_STEPS = frozenset({"addV", "addE", "drop", "property", "mergeV", "mergeE"})
 """Steps that change the graph: a read-only query may use none of them, at any depth."""
@@ -43,6 +44,10 @@ class GremlinSyntaxError(RdgError):
 
 class QueryWritesError(RdgError):
     """A query meant to be read-only would change the graph."""
+
+
+class QueryTooLargeError(RdgError):
+    """A query would return more results than its limit (``query_max_results``)."""
 
 
 _TOKEN = re.compile(r"""
@@ -290,7 +295,13 @@ def parse(text: str, g: Any, bindings: dict[str, Any], *, embedded: bool = True)
     """
     if not isinstance(text, str) or not text.strip():
         raise GremlinSyntaxError("empty Gremlin query", hint="e.g. rdg query \"g.V().limit(5)\"")
-    return _Parser(text.strip().rstrip(";"), bindings, embedded=embedded).query(g)
+    try:
+        return _Parser(text.strip().rstrip(";"), bindings, embedded=embedded).query(g)
+    except RdgError:
+        raise
+    except Exception as err:  # noqa: BLE001 - a form the grammar reads but cannot build
+        raise GremlinSyntaxError(f"cannot build this query: {type(err).__name__}: {err}",
+                                 hint="see docs/graph.md for the Gremlin rdg query understands") from err
 
 
 def parse_read_only(text: str, g: Any, bindings: dict[str, Any], *, embedded: bool = True) -> Any:

@@ -84,3 +84,14 @@ def both(tmp_path: Any, names: Names, gremlin_url: str) -> Iterator[tuple[Any, A
 @pytest.fixture
 def dump_of(names: Names) -> Callable[[Any], dict[str, Any]]:
     return lambda g: g.dump(labels=names.vertex_labels())
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """The TinkerPop tables per feature file, when that suite ran."""
+    import sys
+
+    module = sys.modules.get("tests.graph.test_integration_tinkerpop")
+    for report in getattr(module, "REPORTS", []):
+        terminalreporter.section(report.splitlines()[0].rstrip(":"))
+        for line in report.splitlines()[1:]:
+            terminalreporter.write_line(line)

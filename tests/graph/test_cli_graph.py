@@ -104,12 +104,17 @@ def test_query_writes_only_with_write_and_stops_at_the_timeout(embedded: Path,
     assert run(["query", "g.V().has('device', 'device_id', 'd1').drop()", "--write"], capsys)[0] == 0
     code, out, _ = run(["query", "g.V().has('device', 'device_id', 'd1').count()", "--json"], capsys)
     assert code == 0 and json.loads(out) == [0]
-    for _ in range(6):  # g.V().addV() reads the vertices it adds: it never ends on the embedded graph
+    for _ in range(6):
         run(["query", "g.addV('x')", "--write"], capsys)
-    code, _, err = run(["query", "g.V().addV('y')", "--write", "--timeout", "1"], capsys)
+    # gremlite would read the vertices it adds without end: refused by name, at once
+    code, _, err = run(["query", "g.V().addV('y')", "--write"], capsys)
+    assert code != 0 and "cannot run addV() after a step that reads every vertex" in err
+    # a walk without end is stopped by the timeout, and what it wrote is rolled back
+    code, _, err = run(["query", "g.V().property('z', 1).repeat(both()).emit()", "--write", "--timeout", "1"],
+                       capsys)
     assert code != 0 and "took longer than 1 s and was stopped" in err
-    code, out, _ = run(["query", "g.V().hasLabel('y').count()", "--json"], capsys)
-    assert json.loads(out) == [0]  # what it added before the stop was rolled back
+    code, out, _ = run(["query", "g.V().has('z', 1).count()", "--json"], capsys)
+    assert json.loads(out) == [0]
 
 
 def test_a_damaged_embedded_graph_is_refused(embedded: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -177,3 +182,25 @@ def test_check_deep_runs_the_full_integrity_check(embedded: Path, capsys: pytest
     code, out, _ = run(["graph", "check", "--deep", "--json"], capsys)
     found = json.loads(out)["storage"]
     assert code == 1 and found["checked"] and found["problems"]
+
+
+@pytest.mark.parametrize("backend", ["embedded", pytest.param("janusgraph", marks=pytest.mark.integration)])
+def test_a_query_with_too_many_results_fails_instead_of_being_cut(backend: str, embedded: Path, request: Any,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    url = [] if backend == "embedded" else ["--set", f"gremlin_url={request.getfixturevalue('gremlin_url')}"]
+    three, four = (("g.V().limit(3)", "g.V().limit(4)") if backend == "embedded"  # no inject() there
+                   else ("g.inject(1, 2, 3)", "g.inject(1, 2, 3, 4)"))
+    code, out, _ = run([*url, "query", three, "--max-results", "3", "--json"], capsys)
+    assert code == 0 and len(json.loads(out)) == 3
+    code, _, err = run([*url, "query", four, "--max-results", "3"], capsys)
+    assert code != 0 and "returns more than 3 results" in err and "--max-results" in err
+
+
+def test_a_long_query_is_stopped_by_the_default_timeout(embedded: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A walk without end (longer than any timeout) stops after the default query_timeout, 5 s."""
+    import time
+
+    started = time.monotonic()
+    code, _, err = run(["query", "g.V().repeat(both()).emit().count()"], capsys)
+    assert code != 0 and "took longer than 5 s and was stopped" in err and "--timeout" in err
+    assert time.monotonic() - started < 60  # bounded; the exact time is not asserted (shared machines)

@@ -6,7 +6,7 @@ import rdg.graph
 def test_graph_exports() -> None:
     assert sorted(rdg.graph.__all__) == sorted([
         "EdgeLabel", "EdgeWrite", "EmbeddedUnsupportedError", "Endpoint", "Graph", "GraphModel", "PropertyType",
-        "GraphDamagedError", "GremlinSyntaxError", "QueryWritesError",
+        "GraphDamagedError", "GremlinSyntaxError", "QueryTooLargeError", "QueryWritesError",
         "Schema", "UpsertResult", "VertexLabel", "VertexWrite", "CheckReport", "RepairReport", "check", "repair",
         "compact", "connect", "desired", "from_wire", "owner", "owner_partition",
         "queries", "to_wire", "why_invalid", "wins",

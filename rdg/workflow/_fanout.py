@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import json
 import logging
 from typing import Any
 
@@ -50,8 +49,7 @@ class FanOut(EnginePart):
         elif isinstance(over, (list, tuple)):
             fan = {"total": len(over), "list": 1}
             tag = attempt_tag(rec)
-            writes = [self.store.runs.put(f"fi.{st.id}.{step.id}.{tag}.{p}",
-                                          json.dumps(list(over[p * PAGE:(p + 1) * PAGE])).encode())
+            writes = [self.store.put_items(f"fi.{st.id}.{step.id}.{tag}.{p}", list(over[p * PAGE:(p + 1) * PAGE]))
                       for p in range((len(over) + PAGE - 1) // PAGE)]
             await asyncio.gather(*writes)
         else:
@@ -69,8 +67,7 @@ class FanOut(EnginePart):
         key = f"fi.{st.id}.{step.id}.{attempt_tag(rec)}.{index // PAGE}"
         page = self._pages.get(key)
         if page is None:
-            entry = await self.store.runs.get(key)
-            page = json.loads(entry.value or b"[]")
+            page = await self.store.get_items(key)
             self._pages[key] = page
             while len(self._pages) > 8:
                 self._pages.popitem(last=False)

@@ -277,6 +277,15 @@ class Store:
         """Compare-and-set a JSON value in the runs bucket."""
         return await kv_cas(self.runs, key, _dumps(value), rev)
 
+    async def put_items(self, key: str, items: list[Any]) -> None:
+        """Write one page of a foreach step's items (``fi.*``: written once, never changed)."""
+        await self.runs.put(key, _dumps(items))
+
+    async def get_items(self, key: str) -> list[Any]:
+        """One page of a foreach step's items (``[]`` if absent)."""
+        raw, _ = await kv_get(self.runs, key)
+        return json.loads(raw) if raw else []
+
     async def index_run(self, workflow: str, run_id: str, *, keep: int = 200) -> None:
         """Remember a top-level run in the workflow's recent-runs list (newest last)."""
         await self._index_add(self.runs, f"index.{workflow}", run_id, keep=keep)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any, Callable, TypeVar
+from typing import Any, Awaitable, Callable, TypeVar
 
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
@@ -20,7 +20,7 @@ from nats.js.kv import KeyValue
 
 from rdg.errors import ConflictError
 
-__all__ = ["kv_cas", "kv_cas_final", "kv_create", "kv_get", "kv_keys", "kv_update_json"]
+__all__ = ["kv_cas", "kv_cas_final", "kv_create", "kv_get", "kv_keys", "kv_update_json", "until_no_conflict"]
 
 T = TypeVar("T")
 
@@ -96,6 +96,34 @@ async def kv_cas_final(js: JetStreamContext, bucket: str, key: str, value: bytes
     return ack.seq
 
 
+async def until_no_conflict(attempt: Callable[[], Awaitable[T]], *, attempts: int, what: str,
+                            hint: str = "try again", between: Callable[[], Awaitable[None]] | None = None) -> T:
+    """Call ``attempt`` (read, decide, compare-and-set) until it does not raise
+    :class:`ConflictError`, the one retry loop for a lost compare-and-set. ``between`` runs after
+    each lost try (to read again what the attempt caches). Returns what ``attempt`` returned.
+
+    >>> import asyncio
+    >>> tries = []
+    >>> async def attempt():
+    ...     tries.append(1)
+    ...     if len(tries) < 3:
+    ...         raise ConflictError("someone else wrote first")
+    ...     return "written"
+    >>> asyncio.run(until_no_conflict(attempt, attempts=5, what="the record kept changing")), len(tries)
+    ('written', 3)
+
+    Raises:
+        ConflictError: Other writers won ``attempts`` times in a row (``what`` says what kept changing).
+    """
+    for _ in range(attempts):
+        try:
+            return await attempt()
+        except ConflictError:
+            if between is not None:
+                await between()
+    raise ConflictError(f"{what} (lost {attempts} compare-and-sets in a row)", hint=hint)
+
+
 async def kv_update_json(kv: KeyValue, key: str, change: Callable[[Any], tuple[Any, T]], *,
                          attempts: int = 100) -> T:
     """Change a JSON value by compare-and-set, the one retry loop for shared records.
@@ -107,18 +135,15 @@ async def kv_update_json(kv: KeyValue, key: str, change: Callable[[Any], tuple[A
     Raises:
         ConflictError: Other writers won ``attempts`` times in a row.
     """
-    for _ in range(attempts):
+    async def attempt() -> T:
         raw, rev = await kv_get(kv, key)
         current = json.loads(raw) if raw else None
         new, result = change(current)
-        if new == current:
-            return result
-        try:
+        if new != current:
             await kv_cas(kv, key, json.dumps(new, separators=(",", ":")).encode(), rev)
-            return result
-        except ConflictError:
-            continue
-    raise ConflictError(f"'{key}' kept changing under {attempts} attempts", hint="try again")
+        return result
+
+    return await until_no_conflict(attempt, attempts=attempts, what=f"'{key}' kept changing")
 
 
 async def kv_keys(js: JetStreamContext, bucket: str, pattern: str = ">") -> list[str]:

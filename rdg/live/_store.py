@@ -32,6 +32,7 @@ from rdg.bus import (
     kv_keys,
     last_json,
     publish_json,
+    until_no_conflict,
 )
 from rdg.errors import ConflictError, NotFoundError
 from rdg.live._model import Action, LiveEvent, State, apply, check_event_id
@@ -73,6 +74,10 @@ class LiveNames:
     def subject(self, event_id: str) -> str:
         """Broadcast subject of one event."""
         return Namespace(self.namespace).subject("live", "bcast", event_id)
+
+
+class _Stale(Exception):
+    """The event moved on from the seq a caller planned from."""
 
 
 class EventStore:
@@ -160,26 +165,26 @@ class EventStore:
             ConflictError: Lost the compare-and-set ``attempts`` times in a row, or the event is
                 no longer at ``expect_seq``.
         """
-        for _ in range(attempts):
+        async def attempt() -> LiveEvent:
             event, revision = await self.get_with_revision(event_id)
-            if expect_seq is not None and event.seq != expect_seq:
-                raise ConflictError(f"event {event_id!r} moved to seq {event.seq} (expected {expect_seq})",
-                                    hint="re-read the event and decide again")
+            if expect_seq is not None and event.seq != expect_seq:  # final: not a lost race to retry
+                raise _Stale(f"event {event_id!r} moved to seq {event.seq} (expected {expect_seq})")
             updated = apply(event, action, by=by, now=time.time() if now is None else now, **kwargs)
-            try:
-                if self.retention_s and updated.state in (State.ENDED, State.CANCELLED):
-                    await kv_cas_final(self.js, self.names.bucket, event_id, _encode(updated), revision,
-                                       ttl=self.retention_s)
-                else:
-                    await kv_cas(self.kv, event_id, _encode(updated), revision)
-            except ConflictError:
-                log.info("event %s changed under us (rev %d); re-checking %s", event_id, revision, action)
-                await asyncio.sleep(0)
-                continue
-            await self.publish(updated)
+            if self.retention_s and updated.state in (State.ENDED, State.CANCELLED):
+                await kv_cas_final(self.js, self.names.bucket, event_id, _encode(updated), revision,
+                                   ttl=self.retention_s)
+            else:
+                await kv_cas(self.kv, event_id, _encode(updated), revision)
             return updated
-        raise ConflictError(f"could not {Action(action).value} {event_id!r}: it kept changing",
-                            hint="try again; someone else is changing it at the same moment")
+
+        try:
+            updated = await until_no_conflict(attempt, attempts=attempts,
+                                              what=f"could not {Action(action).value} {event_id!r}: it kept changing",
+                                              hint="try again; someone else is changing it at the same moment")
+        except _Stale as stale:
+            raise ConflictError(str(stale), hint="re-read the event and decide again") from None
+        await self.publish(updated)
+        return updated
 
     async def publish(self, event: LiveEvent) -> int:
         """Broadcast ``event.message()`` (idempotent per ``(event_id, seq)``)."""

@@ -11,7 +11,8 @@ import asyncio
 import uuid
 from typing import Any, Mapping
 
-from rdg.errors import ConflictError, IllegalActionError, NotFoundError, RdgTimeoutError
+from rdg.bus import until_no_conflict
+from rdg.errors import IllegalActionError, NotFoundError, RdgTimeoutError
 from rdg.spec import RunStrategy, did_you_mean
 from rdg.workflow._admission import Active, admit
 from rdg.workflow._decide import run_action, step_action, steps_to_restart
@@ -174,16 +175,16 @@ class RunHandle:
     # -- actions -----------------------------------------------------------------------------
 
     async def _run_action(self, action: RunAction, **how: Any) -> RunRecord:
-        for _ in range(_RETRIES):
+        async def attempt() -> RunRecord:
             run, rev = await self.store.get_run(self.id)
             new = run_action(run, action, now=now(), **how)
-            try:
-                await self.store.cas_run(new, rev)
-            except ConflictError:
-                continue
-            await self.store.emit(ActionTaken(self.id))
+            await self.store.cas_run(new, rev)
             return new
-        raise ConflictError(f"run {self.id} kept changing while trying to {action.value} it", hint="try again")
+
+        new = await until_no_conflict(attempt, attempts=_RETRIES,
+                                      what=f"run {self.id} kept changing while trying to {action.value} it")
+        await self.store.emit(ActionTaken(self.id))
+        return new
 
     async def pause(self) -> RunRecord:
         """Start no new steps; running ones finish. Legal when IN_PROGRESS."""
@@ -227,15 +228,13 @@ class RunHandle:
             raise IllegalActionError(f"run {self.id} has no failed steps to restart",
                                      hint="use --from-beginning or --from-step STEP")
         for sid in reset:
-            for _ in range(_RETRIES):
+            async def reset_step(sid: str = sid) -> None:
                 rec, rev = await self.store.get_step(self.id, sid)
                 history = (rec.history + [rec.summary()])[-20:] if rec.attempt else rec.history
                 new = StepRecord(dispatch=rec.dispatch, fence=rec.fence, run_attempt=run.attempt + 1, history=history)
-                try:
-                    await self.store.cas_step(self.id, sid, new, rev)
-                    break
-                except ConflictError:
-                    continue
+                await self.store.cas_step(self.id, sid, new, rev)
+
+            await until_no_conflict(reset_step, attempts=_RETRIES, what=f"step {sid} kept changing during the restart")
 
         return await self._run_action(RunAction.RESTART, timeout=spec.timeout, restart_reason=f"restart ({mode.value})")
 
@@ -251,16 +250,16 @@ class RunHandle:
         check_action(run.status, action)
         await self._check_step(run, step_id)
         spec = await spec_for_run(self.store, run)
-        for _ in range(_RETRIES):
+        async def attempt() -> StepRecord:
             rec, rev = await self.store.get_step(self.id, step_id)
             new = step_action(step_id, rec, action, now=now(), breakpoint=spec.step(step_id).breakpoint)
-            try:
-                await self.store.cas_step(self.id, step_id, new, rev)
-            except ConflictError:
-                continue
-            await self.store.emit(ActionTaken(self.id))
+            await self.store.cas_step(self.id, step_id, new, rev)
             return new
-        raise ConflictError(f"step {step_id} kept changing while trying to {action.value} it", hint="try again")
+
+        new = await until_no_conflict(attempt, attempts=_RETRIES,
+                                      what=f"step {step_id} kept changing while trying to {action.value} it")
+        await self.store.emit(ActionTaken(self.id))
+        return new
 
     async def skip(self, step_id: str) -> StepRecord:
         """Mark a step that has not completed as SKIPPED; the steps after it run as if it succeeded."""

@@ -13,7 +13,8 @@ import logging
 from dataclasses import asdict
 from typing import Any
 
-from rdg.errors import ConflictError, NotFoundError
+from rdg.bus import until_no_conflict
+from rdg.errors import NotFoundError
 from rdg.spec import (
     ExpressionError,
     FailureMode,
@@ -165,39 +166,42 @@ class Decisions(EnginePart):
         await self._set_step(st, step.id, status=status, error=error, ended_at=self.clock(), **changes)
 
     async def _stop_step(self, st: RunState, step_id: str) -> None:
-        for _ in range(10):
-            rec, rev = st.steps[step_id]
+        async def attempt() -> StepRecord | None:
+            rec, _ = st.steps[step_id]
             if rec.status not in STEP_NON_TERMINAL or rec.status is StepStatus.NOT_CREATED:
-                return
-            try:
-                await self._set_step(st, step_id, status=StepStatus.STOPPED, ended_at=self.clock(), owner=None,
-                                     error=rec.error or "stopped with its run")
-            except ConflictError:
-                st.steps[step_id] = list(await self.store.get_step(st.id, step_id))
-                continue
-            step = st.spec.step(step_id)
-            if step.type is StepType.FOREACH:
-                for i in range(rec.fanout.get("next", 0)):
-                    await self._stop_run(f"{st.id}.{step_id}.{attempt_tag(rec)}.{i}")
-            elif step.type is StepType.SUBWORKFLOW and rec.child:
-                await self._stop_run(rec.child)
+                return None
+            await self._set_step(st, step_id, status=StepStatus.STOPPED, ended_at=self.clock(), owner=None,
+                                 error=rec.error or "stopped with its run")
+            return rec
+
+        async def read_again() -> None:
+            st.steps[step_id] = list(await self.store.get_step(st.id, step_id))
+
+        rec = await until_no_conflict(attempt, attempts=10, what=f"step {st.id}.{step_id} kept changing while "
+                                      "stopping it", between=read_again)
+        if rec is None:
             return
+        step = st.spec.step(step_id)
+        if step.type is StepType.FOREACH:
+            for i in range(rec.fanout.get("next", 0)):
+                await self._stop_run(f"{st.id}.{step_id}.{attempt_tag(rec)}.{i}")
+        elif step.type is StepType.SUBWORKFLOW and rec.child:
+            await self._stop_run(rec.child)
 
     async def _stop_run(self, run_id: str) -> None:
-        for _ in range(10):
+        async def attempt() -> bool:
             try:
                 run, rev = await self.store.get_run(run_id)
             except NotFoundError:
-                return
+                return False
             if run.status in RUN_TERMINAL:
-                return
+                return False
             run.status, run.ended_at, run.reason = RunStatus.STOPPED, self.clock(), "its parent stopped"
-            try:
-                await self.store.cas_run(run, rev)
-            except ConflictError:
-                continue
+            await self.store.cas_run(run, rev)
+            return True
+
+        if await until_no_conflict(attempt, attempts=10, what=f"run {run_id} kept changing while stopping it"):
             await self.store.emit(ActionTaken(run_id))
-            return
 
     async def _finish(self, st: RunState, status: RunStatus, reason: str | None) -> None:
         run = dataclasses.replace(st.run, status=status, ended_at=self.clock(), reason=reason)
@@ -229,18 +233,16 @@ class Decisions(EnginePart):
             return after.as_json(), promote
 
         for run_id in await self.store.update_json(f"active.{st.run.workflow}", decide):
-            for _ in range(10):
-                try:
-                    run, rrev = await self.store.get_run(run_id)
-                    if run.status is not RunStatus.CREATED:
-                        break
-                    spec = await spec_for_run(self.store, run)
-                    run.status, run.started_at = RunStatus.IN_PROGRESS, self.clock()
-                    run.deadline = run.started_at + spec.timeout if spec.timeout else None
-                    await self.store.emit(self._start_event(run, await self.store.cas_run(run, rrev)))
-                    break
-                except ConflictError:
-                    continue
+            async def promote(run_id: str = run_id) -> None:
+                run, rrev = await self.store.get_run(run_id)
+                if run.status is not RunStatus.CREATED:
+                    return
+                spec = await spec_for_run(self.store, run)
+                run.status, run.started_at = RunStatus.IN_PROGRESS, self.clock()
+                run.deadline = run.started_at + spec.timeout if spec.timeout else None
+                await self.store.emit(self._start_event(run, await self.store.cas_run(run, rrev)))
+
+            await until_no_conflict(promote, attempts=10, what=f"run {run_id} kept changing while starting it")
 
     def _timer(self, run_id: str, at: float) -> None:
         key = f"{run_id}@{at:.3f}"

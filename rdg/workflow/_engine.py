@@ -19,6 +19,7 @@ import logging
 from collections import OrderedDict
 from typing import Any, Awaitable, Callable
 
+from rdg.bus import until_no_conflict
 from rdg.errors import ConflictError, NotFoundError
 from rdg.spec import (
     ExpressionError,
@@ -268,14 +269,9 @@ class Engine(Decisions, FanOut, Triggers):
         Raises:
             ConflictError: Still losing after 10 tries (the event is retried later).
         """
-        for _ in range(10):
-            try:
-                await decide()
-                return
-            except ConflictError:
-                await self._reload(st)
-        raise ConflictError(f"run {st.id}: too many conflicting writers",
-                            hint="another engine keeps changing this run; it will be retried")
+        await until_no_conflict(decide, attempts=10, what=f"run {st.id}: too many conflicting writers",
+                                hint="another engine keeps changing this run; it will be retried",
+                                between=lambda: self._reload(st))
 
     async def _handle_child(self, st: RunState, event: ChildEnded) -> None:
         """Child-run endings for one parent are applied in batches: one write per batch, not per child."""

@@ -234,8 +234,10 @@ def load_settings(
     """Resolve settings from flags, environment, file and defaults (in that order of priority).
 
     Args:
-        config_file: A YAML settings file; ``None`` means ``./rdg.yaml`` if it exists.
-        profile: A key under ``profiles:`` in that file whose values win over its top level.
+        config_file: A YAML settings file; ``None`` means ``$RDG_CONFIG``, else ``./rdg.yaml``
+            if it exists.
+        profile: A key under ``profiles:`` in that file whose values win over its top level
+            (``None``: ``$RDG_PROFILE``, if set).
         overrides: ``KEY=VALUE`` strings from ``--set``.
         env: The environment (default ``os.environ``).
 
@@ -244,6 +246,8 @@ def load_settings(
     """
     env = os.environ if env is None else env
     values: dict[str, Any] = {}
+    config_file = config_file or env.get("RDG_CONFIG") or None
+    profile = profile or env.get("RDG_PROFILE") or None
 
     path = Path(config_file) if config_file else Path("rdg.yaml")
     if config_file and not path.exists():

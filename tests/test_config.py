@@ -84,3 +84,12 @@ def test_bad_settings_file(tmp_path: Path) -> None:
 def test_settings_are_frozen() -> None:
     with pytest.raises(AttributeError):
         Settings().nats_url = "x"  # type: ignore[misc]
+
+
+def test_the_settings_file_and_profile_come_from_the_environment_as_the_cli_reads_them(tmp_path: Path) -> None:
+    """RDG_CONFIG and RDG_PROFILE are read here, in one place, for the CLI and child processes alike."""
+    path = tmp_path / "team.yaml"
+    path.write_text("query_timeout: 7\nprofiles:\n  ci:\n    query_timeout: 9\n", encoding="utf-8")
+    assert load_settings(env={"RDG_CONFIG": str(path)}).query_timeout == 7
+    assert load_settings(env={"RDG_CONFIG": str(path), "RDG_PROFILE": "ci"}).query_timeout == 9
+    assert load_settings(config_file=path, env={"RDG_CONFIG": "/nowhere.yaml"}).query_timeout == 7  # the flag wins

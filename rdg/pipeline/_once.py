@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 
 __all__ = ["main"]
@@ -27,7 +26,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m rdg.pipeline._once", description=__doc__.splitlines()[0],
                                      allow_abbrev=False)
     parser.add_argument("pipeline")
-    parser.add_argument("--spec", default=os.environ.get("RDG_SPEC") or "pipelines.yaml")
+    parser.add_argument("--spec", default="pipelines.yaml")
     parser.add_argument("--events", default=None)
     parser.add_argument("--to-end", dest="to_end", action="store_true")
     parser.add_argument("--dead-letter", dest="dead_letter_file", default=None)
@@ -49,8 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("asyncio").setLevel(logging.CRITICAL)
     logging.getLogger("gremlinpython").setLevel(logging.CRITICAL)
     try:
-        settings = load_settings(config_file=os.environ.get("RDG_CONFIG") or None,
-                                 profile=os.environ.get("RDG_PROFILE") or None)
+        settings = load_settings()
         spec = load_spec(args.spec)
         dead = DeadLetterSpec("file", args.dead_letter_file) if args.dead_letter_file else None
         result = run_pipeline(spec, args.pipeline, settings=settings, events=args.events, to_end=args.to_end,

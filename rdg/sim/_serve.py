@@ -17,7 +17,6 @@ command line); the other settings resolve as for ``rdg`` (``RDG_CONFIG``, ``RDG_
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 __all__ = ["main"]
@@ -52,8 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     install_log_redaction()
     logging.getLogger("asyncio").setLevel(logging.CRITICAL)
     try:
-        settings = load_settings(config_file=os.environ.get("RDG_CONFIG") or None,
-                                 profile=os.environ.get("RDG_PROFILE") or None)
+        settings = load_settings()
         if args.kind == "gateway":
             handler = logging.StreamHandler()
             handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))

@@ -80,8 +80,8 @@ def _check_predicate(p: P) -> None:
     for value in (p.value, p.other):
         if isinstance(value, P):
             _check_predicate(value)
-        if value is None and p.operator != "within":
-            raise _refuse(f"{p.operator}(null)")
+    if p.value is None and p.operator != "within":
+        raise _refuse(f"{p.operator}(null)")
     if p.operator == "within" and (p.value is None or (isinstance(p.value, list) and not p.value)):
         raise _refuse("within() without values")
 
@@ -122,6 +122,10 @@ def check(bytecode: Bytecode, *, nested: bool = False) -> None:
                 raise _refuse(f"property({args[0]!r}) set twice in one traversal")
             if args:
                 keys_set.add(args[0])
+        if name == "union" and i == 0 and not nested:
+            raise _refuse("union() as the first step (gremlite loses where each branch starts)")
+        if name == "property" and any(isinstance(a, (dict, list, set)) for a in args):
+            raise _refuse("property() with a map or a list")
         if name == "constant" and args and args[0] is None:
             raise _refuse("constant(null)")
         if name in ("path", "valueMap", "elementMap", "select") and following_by > 1:

@@ -143,7 +143,7 @@ def decide(run: RunRecord, spec: WorkflowSpec, steps: Mapping[str, StepRecord], 
     Args:
         run: The run's record.
         spec: The definition it follows.
-        steps: Every step's record, by step id.
+        steps: Every step's record, by step id, in definition order.
         now: The engine's clock.
         conditions: Values of ready steps' conditions evaluated so far (see :class:`Evaluate`).
         only: Look only at these steps for starting (the ones an event touched and their
@@ -181,15 +181,15 @@ def decide(run: RunRecord, spec: WorkflowSpec, steps: Mapping[str, StepRecord], 
 
 def _failures(spec: WorkflowSpec, steps: Mapping[str, StepRecord]) -> list[Command] | None:
     """What failed steps do to the run (None: no step has failed)."""
-    failed = [s.id for s in spec.steps if steps[s.id].status in STEP_FAILED]
+    failed = [sid for sid, rec in steps.items() if rec.status in STEP_FAILED]
     if not failed:
         return None
     first = steps[failed[0]]
     reason = f"step '{failed[0]}' {first.status.value}: {first.error or ''}".strip()
     if any(spec.step(sid).on_failure is FailureMode.FAIL for sid in failed):
         return [Finish(RunStatus.FAILED, reason)]
-    out: list[Command] = [StopStep(s.id) for s in spec.steps
-                          if steps[s.id].status in (StepStatus.WAITING_RETRY, StepStatus.PAUSED)]
+    out: list[Command] = [StopStep(sid) for sid, rec in steps.items()
+                          if rec.status in (StepStatus.WAITING_RETRY, StepStatus.PAUSED)]
     if not any(rec.status in (StepStatus.QUEUED, StepStatus.RUNNING) for rec in steps.values()):
         out.append(Finish(RunStatus.FAILED, reason))
     return out

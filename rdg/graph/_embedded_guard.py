@@ -136,6 +136,8 @@ def check(bytecode: Bytecode, *, nested: bool = False) -> None:
             for later in steps[i + 1:i + 1 + following_by]:
                 if any(_inner(a) is not None for a in later[1:]):
                     raise _refuse("order().by() with a traversal")
+                if any(isinstance(a, str) for a in later[1:]):  # gremlite drops what lacks the key
+                    raise _refuse("order().by() a property key (elements without it are dropped)")
         if name in ("where", "and", "or", "not"):
             for a in args:
                 inner = _inner(a)

@@ -1,9 +1,11 @@
 """TinkerPop's toy graphs, built through ``Graph.query`` (values as bindings) so both backends
 get the same data the same way, committed as every write query is.
 
-``modern`` and ``sink`` as ``TinkerFactory`` documents them (ids are the backend's own: the
-scenarios name vertices by ``name``). ``crew`` needs multi-properties with meta-properties and
-``grateful`` a data file: neither is built, and their scenarios are counted as excluded.
+``modern``, ``crew`` and ``sink`` as ``TinkerFactory`` documents them (ids are the backend's
+own: the scenarios name vertices by ``name``); ``crew``'s ``location`` is a list of
+multi-properties with ``startTime``/``endTime`` meta-properties (the embedded graph refuses to
+build it, so its crew scenarios are refused). ``grateful`` needs a data file: not built, its
+scenarios are counted as excluded.
 """
 
 from __future__ import annotations
@@ -22,9 +24,35 @@ MODERN_EDGES = [
     ("marko", "knows", "vadas", 0.5), ("marko", "knows", "josh", 1.0), ("marko", "created", "lop", 0.4),
     ("josh", "created", "ripple", 1.0), ("josh", "created", "lop", 0.4), ("peter", "created", "lop", 0.2),
 ]
+CREW_VERTICES = [
+    ("person", {"name": "marko"}), ("person", {"name": "stephen"}), ("person", {"name": "matthias"}),
+    ("person", {"name": "daniel"}), ("software", {"name": "gremlin"}), ("software", {"name": "tinkergraph"}),
+]
+CREW_LOCATIONS = {  # multi-properties with meta-properties (startTime, endTime)
+    "marko": [("san diego", 1997, 2001), ("santa cruz", 2001, 2004), ("brussels", 2004, 2005), ("santa fe", 2005, None)],
+    "stephen": [("centreville", 1990, 2000), ("dulles", 2000, 2006), ("purcellville", 2006, None)],
+    "matthias": [("bremen", 2004, 2007), ("baltimore", 2007, 2011), ("oakland", 2011, 2014), ("seattle", 2014, None)],
+    "daniel": [("spremberg", 1982, 2005), ("kaiserslautern", 2005, 2009), ("aachen", 2009, None)],
+}
+CREW_EDGES = [
+    ("marko", "develops", "gremlin", {"since": 2009}), ("marko", "develops", "tinkergraph", {"since": 2010}),
+    ("marko", "uses", "gremlin", {"skill": 4}), ("marko", "uses", "tinkergraph", {"skill": 5}),
+    ("stephen", "develops", "gremlin", {"since": 2010}), ("stephen", "develops", "tinkergraph", {"since": 2011}),
+    ("stephen", "uses", "gremlin", {"skill": 5}), ("stephen", "uses", "tinkergraph", {"skill": 4}),
+    ("matthias", "develops", "gremlin", {"since": 2012}), ("matthias", "uses", "gremlin", {"skill": 3}),
+    ("matthias", "uses", "tinkergraph", {"skill": 3}), ("daniel", "uses", "gremlin", {"skill": 5}),
+    ("daniel", "uses", "tinkergraph", {"skill": 3}), ("gremlin", "traverses", "tinkergraph", {}),
+]
+_LOCATION_KEY = """mgmt = graph.openManagement()
+if (mgmt.getPropertyKey('location') == null) {
+  mgmt.makePropertyKey('location').dataType(String.class).cardinality(org.janusgraph.core.Cardinality.LIST).make()
+}
+mgmt.commit()
+'ok'"""
 SINK_VERTICES = [("loops", {"name": "loop"}), ("message", {"name": "a"}), ("message", {"name": "b"})]
 SINK_EDGES = [("loop", "self", "loop", None), ("a", "link", "b", None), ("a", "link", "a", None)]
-BUILT = {"modern": (MODERN_VERTICES, MODERN_EDGES), "sink": (SINK_VERTICES, SINK_EDGES), "empty": ([], [])}
+BUILT = {"modern": (MODERN_VERTICES, MODERN_EDGES), "sink": (SINK_VERTICES, SINK_EDGES),
+         "crew": (CREW_VERTICES, CREW_EDGES), "empty": ([], [])}
 
 
 def clear(graph: Any) -> None:
@@ -43,9 +71,21 @@ def build(graph: Any, kind: str) -> None:
         for i, (k, v) in enumerate(props.items()):
             bindings[f"k{i}"], bindings[f"v{i}"] = k, v
         [ids[props["name"]]] = graph.query(text, bindings, write=True)
-    for out, label, into, weight in edges:
-        text = "g.V(a).as('a').V(b).addE(lbl).from('a')" + ("" if weight is None else ".property('weight', w)")
-        graph.query(text, {"a": ids[out], "b": ids[into], "lbl": label, "w": weight}, write=True)
+    for out, label, into, props in edges:
+        if not isinstance(props, dict):  # modern and sink: a weight or nothing
+            props = {} if props is None else {"weight": props}
+        text = "g.V(a).as('a').V(b).addE(lbl).from('a')" + "".join(f".property(k{i}, v{i})" for i in range(len(props)))
+        bindings = {"a": ids[out], "b": ids[into], "lbl": label}
+        for i, (k, v) in enumerate(props.items()):
+            bindings[f"k{i}"], bindings[f"v{i}"] = k, v
+        graph.query(text, bindings, write=True)
+    if kind == "crew":
+        if graph.backend == "janusgraph":  # rdg's own schema script: location holds a list
+            graph._backend.query(_LOCATION_KEY, {})
+        for name, places in CREW_LOCATIONS.items():
+            for place, start, end in places:
+                text = "g.V(v).property(list, 'location', loc, 'startTime', s" + (", 'endTime', e)" if end else ")")
+                graph.query(text, {"v": ids[name], "loc": place, "s": start, "e": end}, write=True)
 
 
 def names(g: Any) -> Names:

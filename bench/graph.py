@@ -4,6 +4,7 @@ Usage:
     python bench/graph.py --quick --json              # < 60 s: dev JanusGraph + embedded
     python bench/graph.py --edges 1000000             # full: a private JanusGraph (berkeleyje)
     python bench/graph.py --quick --gremlin-url ws://127.0.0.1:8182/gremlin
+    python bench/graph.py --only embedded --json      # the embedded graph alone: 100,000 edges
 
 Both writers run in the same process, on the same machine, one after the other, on fresh
 labels, so the ratio is what to quote. The naive writer sends one fold/coalesce traversal per
@@ -277,18 +278,25 @@ def main() -> None:
     ap.add_argument("--heap", default="2g", help="heap of the private JanusGraph")
     ap.add_argument("--batch-size", type=int, default=None)
     ap.add_argument("--threads", type=int, default=2, help="writer connections loading the query graph")
+    ap.add_argument("--embedded-edges", type=int, default=None,
+                    help="edges in the embedded query graph (quick 5,000, full 100,000)")
+    ap.add_argument("--only", choices=["embedded", "janusgraph"], default=None, help="measure one backend")
     args = ap.parse_args()
     quick = args.quick
     edges = args.edges or (5_000 if quick else 1_000_000)
     private = args.private or (None if quick else "berkeleyje")
     result: dict[str, Any] = {"mode": "quick" if quick else "full"}
 
-    with tempfile.TemporaryDirectory() as tmp:
-        with connect(str(Path(tmp) / "bench.sqlite")) as emb:
-            result["embedded"] = write_rates(emb, batched=3000 if quick else 6000, naive=300 if quick else 600,
-                                             batch_size=args.batch_size)
-            result["embedded"].update(query_latency(emb, edges=min(edges, 5_000 if quick else 20_000),
-                                                    queries=100 if quick else 300))
+    embedded_edges = args.embedded_edges or (5_000 if quick else 100_000)
+    if args.only != "janusgraph":
+        with tempfile.TemporaryDirectory() as tmp:
+            with connect(str(Path(tmp) / "bench.sqlite")) as emb:
+                result["embedded"] = write_rates(emb, batched=3000 if quick else 6000, naive=300 if quick else 600,
+                                                 batch_size=args.batch_size)
+                result["embedded"].update(query_latency(emb, edges=embedded_edges, queries=100 if quick else 300))
+    if args.only == "embedded":
+        print(json.dumps(result, indent=None if args.json else 2))
+        return
     with connect(args.gremlin_url) as jan:
         result["janusgraph"] = write_rates(jan, batched=3000 if quick else 30_000, naive=300 if quick else 3000,
                                            batch_size=args.batch_size)

@@ -16,6 +16,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, AsyncIterator
 
 from nats.aio.client import Client
@@ -53,27 +54,31 @@ class LiveNames:
 
     namespace: str = DEFAULT_NAMESPACE
 
+    @cached_property
+    def _ns(self) -> Namespace:
+        return Namespace(self.namespace)
+
     def __post_init__(self) -> None:
-        Namespace(self.namespace)  # refuses a bad name
+        _ = self._ns  # refuses a bad name, once
 
     @property
     def bucket(self) -> str:
         """KV bucket holding one JSON record per event."""
-        return Namespace(self.namespace).bucket("live", "events")
+        return self._ns.bucket("live", "events")
 
     @property
     def stream(self) -> str:
         """Stream holding the broadcast messages."""
-        return Namespace(self.namespace).stream("live", "bcast")
+        return self._ns.stream("live", "bcast")
 
     @property
     def wildcard(self) -> str:
         """Subject filter matching every event's broadcast subject."""
-        return Namespace(self.namespace).subject("live", "bcast", ">")
+        return self._ns.subject("live", "bcast", ">")
 
     def subject(self, event_id: str) -> str:
         """Broadcast subject of one event."""
-        return Namespace(self.namespace).subject("live", "bcast", event_id)
+        return self._ns.subject("live", "bcast", event_id)
 
 
 class _Stale(Exception):

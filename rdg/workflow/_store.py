@@ -21,6 +21,7 @@ import json
 import re
 from collections import OrderedDict
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Callable, TypeVar
 
 from nats.aio.client import Client
@@ -52,12 +53,12 @@ class StoreNames:
 
     namespace: str = DEFAULT_NAMESPACE
 
-    def __post_init__(self) -> None:
-        Namespace(self.namespace)  # refuses a bad name
-
-    @property
+    @cached_property
     def _ns(self) -> Namespace:
         return Namespace(self.namespace)
+
+    def __post_init__(self) -> None:
+        _ = self._ns  # refuses a bad name, once (names are read on every dispatch and event)
 
     @property
     def defs(self) -> str:

@@ -116,6 +116,8 @@ def check(bytecode: Bytecode, *, nested: bool = False) -> None:
         if name == "property":
             if any(isinstance(a, Cardinality) for a in args):
                 raise _refuse("property() with a cardinality")
+            if any(isinstance(a, (dict, list, set)) for a in args):
+                raise _refuse("property() with a map or a list")
             if len(args) >= 2 and args[1] is None:
                 raise _refuse("property() with a null value (removing a property)")
             if args and args[0] in keys_set:
@@ -124,8 +126,6 @@ def check(bytecode: Bytecode, *, nested: bool = False) -> None:
                 keys_set.add(args[0])
         if name == "union" and i == 0 and not nested:
             raise _refuse("union() as the first step (gremlite loses where each branch starts)")
-        if name == "property" and any(isinstance(a, (dict, list, set)) for a in args):
-            raise _refuse("property() with a map or a list")
         if name == "constant" and args and args[0] is None:
             raise _refuse("constant(null)")
         if name in ("path", "valueMap", "elementMap", "select") and following_by > 1:

@@ -20,7 +20,7 @@ from gremlin_python.process.traversal import P
 
 from rdg.errors import ConflictError, RdgError, RdgTimeoutError, RetryableError, ServerError, StorageError
 from rdg.graph._dump import build_dump, flat
-from rdg.graph._embedded_guard import EmbeddedUnsupportedError, GuardedConnection
+from rdg.graph._embedded_guard import JANUSGRAPH, EmbeddedUnsupportedError, GuardedConnection
 from rdg.graph._model import GraphModel
 from rdg.graph._plan import Coalesced, EdgeState, Plan, VertexState, chunks
 from rdg.graph._schema import desired
@@ -44,8 +44,7 @@ def _wrap(err: Exception, what: str) -> RdgError:
                             hint="check the disk (space, permissions, health); `rdg graph check` reads the graph")
     if name in ("UnknownStep",):
         return EmbeddedUnsupportedError(f"the embedded graph does not support the step {err}() ({what})",
-                                        hint="use JanusGraph (--set gremlin_url=ws://127.0.0.1:8182/gremlin) "
-                                             "or rewrite the query without it")
+                                        hint=f"use {JANUSGRAPH} or rewrite the query without it")
     if name in ("BadStepArgs", "BadStepCombination", "UnsupportedUsage"):
         return EmbeddedUnsupportedError(f"the embedded graph cannot run this ({what}): {err}",
                                         hint="see docs/graph.md for the supported Gremlin subset")

@@ -31,9 +31,11 @@ from gremlin_python.process.traversal import Bytecode, Cardinality, P
 
 from rdg.errors import RdgError
 
-__all__ = ["ALLOWED_STEPS", "EmbeddedUnsupportedError", "GuardedConnection", "check"]
+__all__ = ["ALLOWED_STEPS", "JANUSGRAPH", "EmbeddedUnsupportedError", "GuardedConnection", "check"]
 
-_JANUS = "use JanusGraph (--set gremlin_url=ws://127.0.0.1:8182/gremlin)"
+JANUSGRAPH = "JanusGraph (--set gremlin_url=ws://127.0.0.1:8182/gremlin)"
+"""Where to go for what the embedded graph refuses: the one spelling every hint uses."""
+_JANUS = f"use {JANUSGRAPH}"
 
 ALLOWED_STEPS = frozenset({
     # starts and moves

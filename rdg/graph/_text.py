@@ -57,6 +57,7 @@ from gremlin_python.process.traversal import (
 )
 
 from rdg.errors import RdgError
+from rdg.graph._embedded_guard import JANUSGRAPH
 
 __all__ = ["MAX_NESTING", "WRITE_STEPS", "GremlinSyntaxError", "QueryTooLargeError", "QueryWritesError", "parse",
            "writes"]
@@ -315,7 +316,7 @@ class _Parser:
             if self.embedded and isinstance(number, statics.BigDecimal):
                 raise GremlinSyntaxError(
                     f"the embedded graph cannot hold BigDecimal numbers such as {value} (column {pos + 1})",
-                    hint="use a double (2.5d), or JanusGraph (--set gremlin_url=ws://127.0.0.1:8182/gremlin)")
+                    hint=f"use a double (2.5d), or {JANUSGRAPH}")
             return number
         if value == "[":
             return self.collection()
@@ -440,7 +441,7 @@ class _Parser:
                 isinstance(a, (int, float)) and not isinstance(a, bool) for a in args):
             raise GremlinSyntaxError(
                 f"the embedded graph cannot compare numbers with {name}() (column {pos + 1})",
-                hint="filter numbers in Python, or use JanusGraph (--set gremlin_url=ws://127.0.0.1:8182/gremlin)")
+                hint=f"filter numbers in Python, or use {JANUSGRAPH}")
         if len(args) == 1 and isinstance(args[0], list) and attr in ("within", "without"):
             found = fn(args[0])
         else:

@@ -284,8 +284,8 @@ class Store:
 
     async def get_items(self, key: str) -> list[Any]:
         """One page of a foreach step's items (``[]`` if absent)."""
-        raw, _ = await kv_get(self.runs, key)
-        return json.loads(raw) if raw else []
+        items, _ = await self.get_json(key)
+        return items or []
 
     async def index_run(self, workflow: str, run_id: str, *, keep: int = 200) -> None:
         """Remember a top-level run in the workflow's recent-runs list (newest last)."""

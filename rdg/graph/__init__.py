@@ -16,7 +16,7 @@ Server or the embedded graph.
 from rdg.graph import queries
 from rdg.graph._check import CheckReport, RepairReport, check, repair
 from rdg.graph._connect import connect
-from rdg.graph._embedded import EmbeddedUnsupportedError, GraphDamagedError
+from rdg.graph.embedded.backend import EmbeddedUnsupportedError, GraphDamagedError
 from rdg.graph._handle import Graph
 from rdg.graph._model import (
     EdgeLabel,

@@ -628,15 +628,16 @@ def _run_embedded(src: Any, unit: list[_Op]) -> None:
 
 @contextmanager
 def _transaction(graph: Graph) -> Iterator[Any]:
-    """The embedded graph's own transaction (a gremlite session: a SQLite transaction)."""
-    tx = graph.g.tx()
-    src = tx.begin()
+    """The embedded graph's own transaction (one SQLite transaction: every traversal through
+    ``graph.g`` inside it commits with the rest, or not at all)."""
+    backend = graph._backend
+    backend.begin()
     try:
-        yield src
+        yield graph.g
     except BaseException:
-        tx.rollback()
+        backend.rollback()
         raise
-    tx.commit()
+    backend.commit()
 
 
 def _apply(graph: Graph, plans: list[list[list[_Op]]]) -> None:

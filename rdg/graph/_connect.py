@@ -57,7 +57,7 @@ def connect(url: str | None = None, *, settings: "Settings | None" = None, batch
     if "://" in url and not url.startswith("file://"):
         raise ConfigError(f"unknown graph URL {url!r}",
                           hint="use 'embedded', a file path, or ws://host:8182/gremlin")
-    from rdg.graph._embedded import EmbeddedBackend
+    from rdg.graph.embedded.backend import EmbeddedBackend
 
     if url == "embedded":
         if settings is None:

@@ -371,7 +371,7 @@ class JanusBackend:
         source = self.g if write else self.g.with_strategies(ReadOnlyStrategy())
         if ms:
             source = source.with_("evaluationTimeout", ms)
-        built = (parse if write else parse_read_only)(text, source, bindings or {}, embedded=False)
+        built = (parse if write else parse_read_only)(text, source, bindings or {})
         if max_results is not None:
             built = built.limit(max_results + 1)
         try:

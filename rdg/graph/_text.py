@@ -1,6 +1,6 @@
-"""Parse Gremlin text into a gremlinpython traversal, for the embedded graph (no ``eval``).
+"""Parse Gremlin text into a gremlinpython traversal (no ``eval``).
 
-The embedded store runs bytecode, so ``rdg query "g.V()..."`` is tokenized and rebuilt step by
+Both backends run bytecode, so ``rdg query "g.V()..."`` is tokenized and rebuilt step by
 step on a real ``GraphTraversalSource``. Only a grammar of literals (numbers with Gremlin's
 suffixes, ``NaN``, ``Infinity``, ``null``, lists, ``[a: 1]`` maps, ``datetime('...')``), step calls,
 traversal source options (``g.withSideEffect(...)``, ``g.withSack(...)``, strategies by name),
@@ -17,13 +17,10 @@ Longer than most modules: the tokenizer, the grammar and the tables of what each
 >>> t = parse("g.V().has('member', 'member_id', who).out('used').limit(5)", g, {"who": "m1"})
 >>> t.bytecode.step_instructions
 [['V'], ['has', 'member', 'member_id', 'm1'], ['out', 'used'], ['limit', 5]]
->>> parse("g.V().has('n', gt(3))", g, {}, embedded=False).bytecode.step_instructions[1][2]
+>>> parse("g.V().has('n', gt(3))", g, {}).bytecode.step_instructions[1][2]
 gt(3)
 >>> parse("g.mergeV([name: 'm', (T.label): 'person']).option(Merge.onCreate, [:])", g, {}).bytecode.step_instructions
 [['mergeV', {'name': 'm', <T.label: 4>: 'person'}], ['option', <Merge.on_create: 1>, {}]]
->>> parse("g.V().has('n', gt(3))", g, {})  # gremlite compares stored integers wrongly: refused
-Traceback (most recent call last):
-rdg.graph._text.GremlinSyntaxError: the embedded graph cannot compare numbers with gt() (column 16) (hint: filter numbers in Python, or use JanusGraph (--set gremlin_url=ws://127.0.0.1:8182/gremlin))
 """
 
 from __future__ import annotations
@@ -57,7 +54,6 @@ from gremlin_python.process.traversal import (
 )
 
 from rdg.errors import RdgError
-from rdg.graph._embedded_guard import JANUSGRAPH
 
 __all__ = ["MAX_NESTING", "WRITE_STEPS", "GremlinSyntaxError", "QueryTooLargeError", "QueryWritesError", "parse",
            "writes"]
@@ -121,7 +117,6 @@ _STRATEGIES = {"ReadOnlyStrategy": strategies.ReadOnlyStrategy, "ProductiveByStr
 _PREDICATES = {"eq", "neq", "lt", "lte", "gt", "gte", "inside", "outside", "between", "within", "without", "not_"}
 _TEXT_PREDICATES = {"containing", "notContaining", "startingWith", "notStartingWith", "endingWith",
                     "notEndingWith", "regex", "notRegex"}
-_NUMERIC_COMPARE = {"lt", "lte", "gt", "gte", "inside", "outside", "between"}
 _KEYWORDS = {"in": "in_", "as": "as_", "id": "id_", "not": "not_", "and": "and_", "or": "or_", "is": "is_",
              "from": "from_", "max": "max_", "min": "min_", "sum": "sum_", "range": "range_", "with": "with_",
              "all": "all_", "any": "any_", "filter": "filter_", "map": "map_", "none": "none_"}
@@ -189,10 +184,9 @@ def _unquote(text: str) -> str:
 
 
 class _Parser:
-    def __init__(self, text: str, bindings: dict[str, Any], *, embedded: bool) -> None:
+    def __init__(self, text: str, bindings: dict[str, Any]) -> None:
         self.text = text
         self.bindings = bindings
-        self.embedded = embedded
         self.tokens: list[tuple[str, str, int]] = []
         pos = depth = 0
         while pos < len(text):
@@ -313,10 +307,6 @@ class _Parser:
                 number = _number(value)
             except (ValueError, InvalidOperation) as err:
                 self.fail(pos, f"bad number {value}: {err}")
-            if self.embedded and isinstance(number, statics.BigDecimal):
-                raise GremlinSyntaxError(
-                    f"the embedded graph cannot hold BigDecimal numbers such as {value} (column {pos + 1})",
-                    hint=f"use a double (2.5d), or {JANUSGRAPH}")
             return number
         if value == "[":
             return self.collection()
@@ -437,11 +427,6 @@ class _Parser:
         if fn is None:
             self.fail(pos, f"unknown predicate {name}()")
         args = self.args()
-        if self.embedded and attr in _NUMERIC_COMPARE and any(
-                isinstance(a, (int, float)) and not isinstance(a, bool) for a in args):
-            raise GremlinSyntaxError(
-                f"the embedded graph cannot compare numbers with {name}() (column {pos + 1})",
-                hint=f"filter numbers in Python, or use {JANUSGRAPH}")
         if len(args) == 1 and isinstance(args[0], list) and attr in ("within", "without"):
             found = fn(args[0])
         else:
@@ -486,7 +471,7 @@ def writes(built: Any) -> list[str]:
     return found
 
 
-def parse(text: str, g: Any, bindings: dict[str, Any], *, embedded: bool = True) -> Any:
+def parse(text: str, g: Any, bindings: dict[str, Any]) -> Any:
     """Build the traversal that ``text`` describes on ``g``, with ``bindings`` for bare names.
 
     Raises:
@@ -495,7 +480,7 @@ def parse(text: str, g: Any, bindings: dict[str, Any], *, embedded: bool = True)
     if not isinstance(text, str) or not text.strip():
         raise GremlinSyntaxError("empty Gremlin query", hint="e.g. rdg query \"g.V().limit(5)\"")
     try:
-        return _Parser(text.strip().rstrip(";"), bindings, embedded=embedded).query(g)
+        return _Parser(text.strip().rstrip(";"), bindings).query(g)
     except RdgError:
         raise
     except Exception as err:  # noqa: BLE001 - a form the grammar reads but cannot build
@@ -503,13 +488,13 @@ def parse(text: str, g: Any, bindings: dict[str, Any], *, embedded: bool = True)
                                  hint="see docs/graph.md for the Gremlin rdg query understands") from err
 
 
-def parse_read_only(text: str, g: Any, bindings: dict[str, Any], *, embedded: bool = True) -> Any:
+def parse_read_only(text: str, g: Any, bindings: dict[str, Any]) -> Any:
     """:func:`parse`, refusing a query that would change the graph.
 
     Raises:
         QueryWritesError: The query has a step from :data:`WRITE_STEPS`.
     """
-    built = parse(text, g, bindings, embedded=embedded)
+    built = parse(text, g, bindings)
     found = writes(built)
     if found:
         raise QueryWritesError(f"this query changes the graph ({', '.join(sorted(set(found)))}) and queries are "

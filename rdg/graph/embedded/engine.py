@@ -1,0 +1,111 @@
+"""Run gremlinpython bytecode on a :class:`~rdg.graph.embedded.store.Store`: the source's
+options (``withSideEffect``, ``withSack``, ``withStrategies``), the compiled steps, a deadline,
+and a gremlinpython ``RemoteConnection`` so ``traversal().with_remote(...)`` works unchanged.
+
+>>> from gremlin_python.process.anonymous_traversal import traversal
+>>> store = Store.open(":memory:")
+>>> g = traversal().with_remote(EmbeddedConnection(store))
+>>> g.add_v("person").property("name", "marko").iterate()
+>>> g.V().has("person", "name", "marko").values("name").to_list()
+['marko']
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from gremlin_python.driver.remote_connection import RemoteConnection, RemoteTraversal
+from gremlin_python.process.traversal import Bytecode, Traverser as GTraverser
+
+import rdg.graph.embedded.steps  # noqa: F401 - registers every step
+from rdg.graph.embedded.errors import TraversalError, unsupported
+from rdg.graph.embedded.store import Store
+from rdg.graph.embedded.traversal import Compiler, Traversal, resolve
+from rdg.graph.embedded.traverser import Context
+
+__all__ = ["EmbeddedConnection", "compile_bytecode", "execute"]
+
+
+def compile_bytecode(code: Bytecode) -> Traversal:
+    """The traversal ``code`` describes (source options are :func:`execute`'s)."""
+    return Compiler().compile(code)
+
+
+def _source(ctx: Context, code: Bytecode) -> None:
+    for instruction in code.source_instructions:
+        name, args = instruction[0], [resolve(a) for a in instruction[1:]]
+        if name == "withSideEffect" and len(args) >= 2:
+            ctx.side_effects[args[0]] = args[1]
+            if len(args) > 2:
+                ctx.side_effect_reducers[args[0]] = args[2]
+        elif name == "withSack" and args:
+            initial = args[0]
+            ctx.sack_initial = (lambda v=initial: _copy(v))
+            if len(args) > 1:
+                ctx.sack_merge = args[1]
+        elif name == "withStrategies":
+            for strategy in args:
+                if getattr(strategy, "strategy_name", "") == "ReadOnlyStrategy":
+                    ctx.read_only = True
+                else:
+                    raise unsupported(f"the strategy {getattr(strategy, 'strategy_name', strategy)}")
+        elif name in ("withBulk", "withPath", "with"):
+            ctx.options[name] = args
+        elif name == "withoutStrategies":
+            continue
+        else:
+            raise unsupported(f"the traversal source option {name}()")
+
+
+def _copy(value: Any) -> Any:
+    import copy
+
+    return copy.deepcopy(value) if isinstance(value, (list, dict, set)) else value
+
+
+def execute(store: Store, code: Bytecode, *, timeout_s: float | None = None, read_only: bool = False) -> list[Any]:
+    """Every result of ``code`` on ``store`` (the caller owns the transaction).
+
+    Raises:
+        EmbeddedUnsupportedError: A step or form the embedded graph does not run.
+        TraversalError: The traversal is wrong for the data (as TinkerGraph would say).
+        RdgTimeoutError: It ran past ``timeout_s``.
+    """
+    deadline = time.monotonic() + timeout_s if timeout_s else None
+    ctx = Context(store, deadline=deadline, read_only=read_only)
+    _source(ctx, code)
+    traversal = compile_bytecode(code)
+    if ctx.read_only and traversal.writes:
+        raise TraversalError("this traversal writes, and the ReadOnlyStrategy forbids it")
+    try:
+        return [t.obj for t in traversal.apply(ctx, iter(()))]
+    except RecursionError as err:
+        raise TraversalError("the traversal nests too deeply") from err
+
+
+class EmbeddedConnection(RemoteConnection):
+    """A gremlinpython remote connection that runs bytecode in this process, each traversal in
+    its own transaction (committed when it wrote, rolled back when it failed)."""
+
+    def __init__(self, store: Store) -> None:
+        super().__init__("embedded", "g")
+        self.store = store
+
+    def submit(self, bytecode: Bytecode) -> RemoteTraversal:
+        store = self.store
+        outer = store.con.in_transaction
+        if not outer:
+            store.begin(write=compile_bytecode(bytecode).writes)
+        try:
+            results = execute(store, bytecode)
+        except BaseException:
+            if not outer:
+                store.rollback()
+            raise
+        if not outer:
+            store.commit()
+        return RemoteTraversal(iter([GTraverser(r, 1) for r in results]))
+
+    def close(self) -> None:
+        pass

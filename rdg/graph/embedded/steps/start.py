@@ -1,7 +1,17 @@
 """Where traversals begin: ``V()``, ``E()`` and ``inject()`` (also mid-traversal: ``out().V()``).
 
-``V()`` followed by ``has(label, key, value)`` or ``hasLabel()`` reads the index instead of
-every vertex (the ``has`` step still checks each one).
+``V()``/``E()`` take ids, elements, or lists of them (an id that is not in the graph gives
+nothing). ``V()`` followed by ``has(label, key, value)`` or ``hasLabel()`` reads the index
+instead of every vertex (the ``has`` step still checks each one). ``call()`` is refused: the
+embedded graph offers no services.
+
+>>> from gremlin_python.process.anonymous_traversal import traversal
+>>> from rdg.graph.embedded.engine import EmbeddedConnection
+>>> from rdg.graph.embedded.store import Store
+>>> g = traversal().with_remote(EmbeddedConnection(Store.open(":memory:")))
+>>> v = g.add_v("person").next()
+>>> [x.label for x in g.V([v, 12345]).to_list()], g.inject(1, 2).to_list()
+(['person'], [1, 2])
 """
 
 from __future__ import annotations
@@ -10,10 +20,15 @@ from typing import Any, Iterable, Iterator
 
 from gremlin_python.structure.graph import Element
 
+from rdg.graph.embedded.errors import unsupported
 from rdg.graph.embedded.traversal import Compiler, Step, step
 from rdg.graph.embedded.traverser import Context, Traverser
 
 __all__ = ["GraphStep", "Inject"]
+
+
+def _id_of(value: Any) -> Any:
+    return value.id if isinstance(value, Element) else value
 
 
 def _ids(args: list[Any]) -> list[Any] | None:
@@ -21,10 +36,10 @@ def _ids(args: list[Any]) -> list[Any] | None:
         return None
     out: list[Any] = []
     for a in args:
-        if isinstance(a, (list, tuple, set)):
-            out.extend(x.id if isinstance(x, Element) else x for x in a)
+        if isinstance(a, (list, tuple, set, frozenset)):
+            out.extend(_id_of(x) for x in a)
         else:
-            out.append(a.id if isinstance(a, Element) else a)
+            out.append(_id_of(a))
     return out
 
 
@@ -76,15 +91,27 @@ class Inject(Step):
 
     name = "inject"
 
-    def __init__(self, values: Iterable[Any]) -> None:
+    def __init__(self, values: Iterable[Any], first_in_child: bool = False) -> None:
         self.values = list(values)
+        self.first_in_child = first_in_child
+        """First step of a child traversal (``concat(__.inject(x))``): the parent's traverser
+        comes before the injected objects, as in TinkerPop."""
 
     def apply(self, ctx: Context, traversers: Iterator[Traverser]) -> Iterator[Traverser]:
+        if self.first_in_child:
+            yield from traversers
         for v in self.values:
             yield Traverser.start(v, ctx.new_sack())
-        yield from traversers
+        if not self.first_in_child:
+            yield from traversers
 
 
 @step("inject")
 def _inject(c: Compiler, name: str, args: list[Any]) -> Step:
-    return Inject(args)
+    return Inject(args, first_in_child=c.depth > 1 and not c.steps_so_far)
+
+
+@step("call")
+def _call(c: Compiler, name: str, args: list[Any]) -> Step:
+    raise unsupported("call(): the embedded graph offers no services (TinkerGraph's tinker.search, "
+                      "tinker.degree.centrality and the like are TinkerGraph's own)")

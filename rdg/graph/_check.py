@@ -252,7 +252,7 @@ def _read(graph: Graph, labels: tuple[str, ...] | None) -> _Snapshot:
         for part in chunks(far, _READ_CHUNK):
             for r in g.V(*part).project("id", "l", "p").by(__.id_()).by(__.label()).by(__.value_map()).to_list():
                 by_id[r["id"]] = _V(r["id"], r["l"], flat(r["p"]))
-    except Exception as err:  # noqa: BLE001 - driver and gremlite errors alike
+    except Exception as err:  # noqa: BLE001 - driver and embedded errors alike
         raise _wrap(err, "read for check", graph.backend) from err
     for v in by_id.values():
         _identify(v)

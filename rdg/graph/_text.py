@@ -7,7 +7,8 @@ traversal source options (``g.withSideEffect(...)``, ``g.withSack(...)``, strate
 anonymous traversals (``__.out()`` or bare ``out()``), predicates (``P.gt(1).and(P.lt(5))``,
 ``within(...)``), enum values (``T.id``, ``Order.desc``, ``Merge.onCreate``) and bindings (bare
 names) is accepted; anything else is a syntax error that says where. Nothing that would run
-code is read: no lambdas or closures, no ``new``.
+code is read: no lambdas or closures, and ``new`` only before a strategy
+(``g.withStrategies(new SubgraphStrategy(vertices: __.hasLabel('person')))``).
 
 Longer than most modules: the tokenizer, the grammar and the tables of what each name means
 (steps, predicates, enums, sources) have to be read together to see what a query may say.
@@ -25,6 +26,7 @@ gt(3)
 
 from __future__ import annotations
 
+import inspect
 import re
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -113,7 +115,10 @@ _BARE_ENUMS.update({name: _ENUMS[enum.__name__][name] for enum, names in (
 ) for name in names.split()})
 _STRATEGIES = {"ReadOnlyStrategy": strategies.ReadOnlyStrategy, "ProductiveByStrategy": strategies.ProductiveByStrategy,
                "LambdaRestrictionStrategy": strategies.LambdaRestrictionStrategy}
-"""Strategies ``g.withStrategies(...)`` may name (with their defaults: ``new X(...)`` is not read)."""
+"""Strategies ``g.withStrategies(...)`` may name (with their defaults)."""
+_CONFIGURED_STRATEGIES = {"SubgraphStrategy": strategies.SubgraphStrategy,
+                          "PartitionStrategy": strategies.PartitionStrategy}
+"""Strategies built from their configuration: ``new SubgraphStrategy(vertices: __.hasLabel('x'))``."""
 _PREDICATES = {"eq", "neq", "lt", "lte", "gt", "gte", "inside", "outside", "between", "within", "without", "not_"}
 _TEXT_PREDICATES = {"containing", "notContaining", "startingWith", "notStartingWith", "endingWith",
                     "notEndingWith", "regex", "notRegex"}
@@ -270,17 +275,55 @@ class _Parser:
                 self.take(",")
             _, name, pos = self.take(kind="name")
             if name == "new":
-                self.new(pos)
+                if self.peek()[1] not in _CONFIGURED_STRATEGIES:
+                    self.new(pos)
+                _, name, pos = self.take(kind="name")
+            if name in _CONFIGURED_STRATEGIES:
+                out.append(self.configured_strategy(name, pos))
+                continue
             if name not in _STRATEGIES or self.peek()[1] == "(":
-                self.fail(pos, f"withStrategies() takes strategies by name ({', '.join(sorted(_STRATEGIES))}), "
+                self.fail(pos, f"withStrategies() takes strategies by name ({', '.join(sorted(_STRATEGIES))}) "
+                               f"or new {' / new '.join(sorted(_CONFIGURED_STRATEGIES))}(option: value, ...), "
                                f"not {name}")
             out.append(_STRATEGIES[name]())
         self.take(")")
         return out
 
+    def configured_strategy(self, name: str, pos: int) -> Any:
+        """``SubgraphStrategy(vertices: __.has('x'), checkAdjacentVertices: false)``: options by name
+        (values are literals, lists or anonymous traversals; nothing runs until the query does)."""
+        options: dict[str, Any] = {}
+        if self.peek()[1] == "(":
+            self.take("(")
+            while self.peek()[1] != ")":
+                if options:
+                    self.take(",")
+                _, key, kpos = self.take(kind="name")
+                self.take(":")
+                if key in options:
+                    self.fail(kpos, f"{name} option {key} given twice")
+                options[key] = self.arg()
+            self.take(")")
+        cls = _CONFIGURED_STRATEGIES[name]
+        allowed = [p for p in inspect.signature(cls).parameters]
+        kwargs = {}
+        for key, value in options.items():
+            if _snake(key) not in allowed:
+                spelled = ", ".join(re.sub(r"_([a-z])", lambda m: m.group(1).upper(), a) for a in allowed)
+                self.fail(pos, f"{name} has no option {key} (it takes {spelled})")
+            kwargs[_snake(key)] = value
+        try:
+            built = cls(**kwargs)
+        except TypeError as err:
+            self.fail(pos, f"{name} needs its options: {err}")
+        if "checkAdjacentProperties" in built.configuration:  # gremlinpython 3.7 files it under the wrong key
+            built.configuration["checkAdjacentVertices"] = built.configuration.pop("checkAdjacentProperties")
+        return built
+
     def new(self, pos: int) -> None:
         self.fail(pos, "'new' is not read: rdg query creates no objects and runs no code "
-                       "(name a strategy without arguments, e.g. g.withStrategies(ReadOnlyStrategy))")
+                       "(name a strategy without arguments, e.g. g.withStrategies(ReadOnlyStrategy), or "
+                       f"configure {' or '.join(sorted(_CONFIGURED_STRATEGIES))} with new)")
 
     def args(self) -> list[Any]:
         self.take("(")
@@ -465,6 +508,8 @@ def writes(built: Any) -> list[str]:
                     values.extend(arg)
                 elif isinstance(arg, dict):
                     values.extend([*arg.keys(), *arg.values()])
+                elif isinstance(arg, strategies.TraversalStrategy):  # SubgraphStrategy(vertices: __.addV())
+                    values.extend(getattr(v, "bytecode", v) for v in arg.configuration.values())
                 inner = arg if hasattr(arg, "step_instructions") else getattr(arg, "bytecode", None)
                 if inner is not None:
                     stack.append(inner)

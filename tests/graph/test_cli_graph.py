@@ -73,7 +73,6 @@ def test_journey_neighbors_path(embedded: Path, capsys: pytest.CaptureFixture[st
 
 @pytest.mark.parametrize("argv, message", [
     (["query", "g.V(."], "Gremlin syntax error at column 5"),
-    (["query", "g.V().has('x', gt(3))"], "cannot compare numbers"),
     (["query", "g.V().has('x', os.system)"], "unknown name 'os'"),
     (["query", "g.V().foo()"], "unknown step foo()"),
     (["journey", "a1", "--label", "acount"], "did you mean 'account'"),
@@ -106,9 +105,11 @@ def test_query_writes_only_with_write_and_stops_at_the_timeout(embedded: Path,
     assert code == 0 and json.loads(out) == [0]
     for _ in range(6):
         run(["query", "g.addV('x')", "--write"], capsys)
-    # gremlite would read the vertices it adds without end: refused by name, at once
-    code, _, err = run(["query", "g.V().addV('y')", "--write"], capsys)
-    assert code != 0 and "cannot run addV() after a step that reads every vertex" in err
+    # a traversal that adds while it reads ends: one new vertex per vertex there before (TinkerPop's semantics)
+    before = json.loads(run(["query", "g.V().count()", "--json"], capsys)[1])[0]
+    code, out, _ = run(["query", "g.V().addV('y').count()", "--write", "--json"], capsys)
+    assert code == 0 and json.loads(out) == [before]
+    assert json.loads(run(["query", "g.V().count()", "--json"], capsys)[1]) == [2 * before]
     # a walk without end is stopped by the timeout, and what it wrote is rolled back
     code, _, err = run(["query", "g.V().property('z', 1).repeat(both()).emit()", "--write", "--timeout", "1"],
                        capsys)

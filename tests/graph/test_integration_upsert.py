@@ -1,4 +1,4 @@
-"""The conformance suite every graph backend passes: embedded (gremlite) and JanusGraph Server."""
+"""The conformance suite every graph backend passes: embedded (SQLite, rdg's own Gremlin machine) and JanusGraph Server."""
 
 from __future__ import annotations
 

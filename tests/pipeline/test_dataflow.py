@@ -96,7 +96,7 @@ def test_progress_is_reported(spec: Any, tmp_path: Path) -> None:
 
 
 def test_into_the_real_embedded_graph(spec: Any, tmp_path: Path) -> None:
-    """The embedded graph (SQLite via gremlite) holds the same counts the test computes."""
+    """The embedded graph (SQLite) holds the same counts the test computes."""
     from rdg.graph import connect
 
     lines = generate(members=5, seed=9)["games"]

@@ -24,7 +24,8 @@ from rdg.graph._plan import Coalesced, EdgeState, Plan, VertexState, chunks
 from rdg.graph._schema import desired
 from rdg.graph.embedded.engine import EmbeddedConnection, execute
 from rdg.graph.embedded.errors import EmbeddedUnsupportedError, TraversalError
-from rdg.graph.embedded.store import Store, decode, encode
+from rdg.graph.embedded.encoding import decode, encode
+from rdg.graph.embedded.store import Store
 from rdg.graph.embedded.values import key_of
 
 __all__ = ["EmbeddedBackend", "GraphDamagedError"]
@@ -165,6 +166,7 @@ class EmbeddedBackend:
 
     def apply(self, ops: Plan) -> int:
         store, con = self.store, self.store.con
+        store.forget()  # rows written below by SQL, not through the store's methods
         try:
             ids: dict[str, Any] = {}
             vrows: list[tuple[Any, ...]] = []

@@ -6,7 +6,12 @@ for edge properties). Values keep their Gremlin type (``kind``: ``i`` integer, `
 ``s`` string, ``b`` boolean, ``t`` date, ``j`` tagged JSON for lists, sets, maps and the
 rest), so ``1``, ``1.0``, ``True`` and ``"1"`` stay four different values. Property values are
 indexed by ``(key, value)``: ``has(key, value)`` is one index lookup. Vertices, edges and vertex
-properties share one id sequence, as TinkerGraph's do.
+properties share one id sequence, as TinkerGraph's do. Within a transaction, property rows are
+cached, and the first property read of an element handed out by ``neighbours()`` (or a page of
+``V()``) reads those of the elements handed out with it in the same query; any write clears it.
+
+Longer than most modules: every SQL statement of the embedded graph sits here, so the tables'
+layout, the id sequence and the property cache can be checked against each other in one place.
 
 >>> s = Store.open(":memory:")
 >>> v = s.add_vertex("person"); _ = s.add_vertex_property(v, "name", "marko")
@@ -18,20 +23,15 @@ True
 
 from __future__ import annotations
 
-import base64
-import datetime as dt
-import decimal
-import json
-import math
 import sqlite3
-import uuid
 from typing import Any, Iterable, Iterator, Sequence
 
 from gremlin_python.structure.graph import Edge, Property, Vertex, VertexProperty
 
+from rdg.graph.embedded.encoding import INT64, decode, encode, kinds_equal_to
 from rdg.graph.embedded.errors import TraversalError, unsupported
 
-__all__ = ["SCHEMA", "Store", "decode", "encode"]
+__all__ = ["SCHEMA", "Store"]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS vertex (id INTEGER PRIMARY KEY, label TEXT NOT NULL);
@@ -53,123 +53,9 @@ CREATE TABLE IF NOT EXISTS meta (prop INTEGER NOT NULL, key TEXT NOT NULL, kind 
 CREATE TABLE IF NOT EXISTS rdg_schema (name TEXT PRIMARY KEY, kind TEXT, spec TEXT);
 """
 
-_INT64 = 2 ** 63
 _PAGE = 500
+_BATCH = 200  # elements whose properties one query reads
 _IN = 400  # values per IN (...) list
-
-
-# -- values --------------------------------------------------------------------------------------
-def _tag(value: Any) -> Any:
-    """A JSON form of a value that keeps its type."""
-    if value is None or isinstance(value, (bool, str)):
-        return value
-    if isinstance(value, int):
-        return value if -_INT64 <= value < _INT64 else {"I": str(value)}
-    if isinstance(value, float):
-        if math.isnan(value) or math.isinf(value):
-            return {"F": repr(value)}
-        return {"f": value}
-    if isinstance(value, (list, tuple)):
-        return {"l": [_tag(v) for v in value]}
-    if isinstance(value, (set, frozenset)):
-        return {"S": [_tag(v) for v in value]}
-    if isinstance(value, dict):
-        return {"m": [[_tag(k), _tag(v)] for k, v in value.items()]}
-    if isinstance(value, dt.datetime):
-        return {"t": _iso(value)}
-    if isinstance(value, uuid.UUID):
-        return {"u": str(value)}
-    if isinstance(value, decimal.Decimal):
-        return {"D": str(value)}
-    if isinstance(value, (bytes, bytearray)):
-        return {"B": base64.b64encode(bytes(value)).decode()}
-    raise unsupported(f"a property value of type {type(value).__name__}")
-
-
-def _untag(value: Any) -> Any:
-    if not isinstance(value, dict):
-        return value
-    (tag, inner), = value.items()
-    if tag == "I":
-        return int(inner)
-    if tag in ("f", "F"):
-        return float(inner)
-    if tag == "l":
-        return [_untag(v) for v in inner]
-    if tag == "S":
-        return {_hashable(_untag(v)) for v in inner}
-    if tag == "m":
-        return {_hashable(_untag(k)): _untag(v) for k, v in inner}
-    if tag == "t":
-        return dt.datetime.fromisoformat(inner)
-    if tag == "u":
-        return uuid.UUID(inner)
-    if tag == "D":
-        return decimal.Decimal(inner)
-    if tag == "B":
-        return base64.b64decode(inner)
-    raise TraversalError(f"unknown stored value tag {tag!r}")
-
-
-def _hashable(value: Any) -> Any:
-    if isinstance(value, list):
-        return tuple(_hashable(v) for v in value)
-    if isinstance(value, set):
-        return frozenset(value)
-    if isinstance(value, dict):
-        return tuple(sorted(value.items(), key=repr))
-    return value
-
-
-def _iso(value: dt.datetime) -> str:
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.timezone.utc)
-    return value.astimezone(dt.timezone.utc).isoformat()
-
-
-def encode(value: Any) -> tuple[str, Any]:
-    """``(kind, column value)`` for a property value.
-
-    >>> encode(True), encode(2), encode(2.0), encode("x"), encode([1])
-    (('b', 1), ('i', 2), ('f', 2.0), ('s', 'x'), ('j', '{"l": [1]}'))
-    """
-    if isinstance(value, bool):
-        return "b", int(value)
-    if isinstance(value, int):
-        return ("i", value) if -_INT64 <= value < _INT64 else ("j", json.dumps(_tag(value)))
-    if isinstance(value, float):
-        return ("f", value) if not math.isnan(value) else ("f", None)
-    if isinstance(value, str):
-        return "s", value
-    if isinstance(value, dt.datetime):
-        return "t", _iso(value)
-    return "j", json.dumps(_tag(value), sort_keys=True)
-
-
-def decode(kind: str, value: Any) -> Any:
-    """The value :func:`encode` stored."""
-    if kind == "s" or kind == "i":
-        return value
-    if kind == "f":
-        return float("nan") if value is None else float(value)
-    if kind == "b":
-        return bool(value)
-    if kind == "t":
-        return dt.datetime.fromisoformat(value)
-    return _untag(json.loads(value))
-
-
-def _kinds_equal_to(value: Any) -> tuple[str, ...]:
-    """The stored kinds a lookup for ``value`` must consider (numbers match across int/double)."""
-    if isinstance(value, bool):
-        return ("b",)
-    if isinstance(value, (int, float)):
-        return ("i", "f") if not (isinstance(value, int) and not -_INT64 <= value < _INT64) else ("j",)
-    if isinstance(value, str):
-        return ("s",)
-    if isinstance(value, dt.datetime):
-        return ("t",)
-    return ("j",)
 
 
 def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
@@ -184,6 +70,30 @@ class Store:
     def __init__(self, con: sqlite3.Connection) -> None:
         self.con = con
         self._next_id: int | None = None
+        self._vprops: dict[tuple[int, tuple[str, ...]], list[tuple[Any, ...]]] = {}
+        self._eprops: dict[tuple[int, tuple[str, ...]], list[tuple[Any, ...]]] = {}
+        self._siblings_v: dict[int, list[int]] = {}
+        self._siblings_e: dict[int, list[int]] = {}
+        """Property rows read in this transaction, and for each element handed out the ids it
+        was handed out with (one neighbours() call, one page of V()): the first property read of
+        one of them reads the properties of the next ones too, in one query."""
+
+    def forget(self) -> None:
+        """Drop what was read (a write happened, or the transaction ended)."""
+        self._vprops.clear()
+        self._eprops.clear()
+        self._siblings_v.clear()
+        self._siblings_e.clear()
+
+    def _handed_out(self, elements: list[Any]) -> list[Any]:
+        if len(elements) > 1:
+            siblings = self._siblings_e if isinstance(elements[0], Edge) else self._siblings_v
+            if len(siblings) > 100_000:
+                siblings.clear()
+            group = [e.id for e in elements]
+            for ident in group:
+                siblings[ident] = group
+        return elements
 
     @classmethod
     def open(cls, path: str, *, timeout: float = 30.0) -> "Store":
@@ -205,16 +115,19 @@ class Store:
         if not self.con.in_transaction:
             self.con.execute("BEGIN IMMEDIATE" if write else "BEGIN")
         self._next_id = None
+        self.forget()
 
     def commit(self) -> None:
         if self.con.in_transaction:
             self.con.execute("COMMIT")
         self._next_id = None
+        self.forget()
 
     def rollback(self) -> None:
         if self.con.in_transaction:
             self.con.execute("ROLLBACK")
         self._next_id = None
+        self.forget()
 
     def new_id(self) -> int:
         """The next free element id (vertices, edges and vertex properties share the sequence)."""
@@ -246,12 +159,11 @@ class Store:
         those of ``ids`` that exist, in the order given."""
         if ids is None:
             top = self.con.execute("SELECT max(id) FROM vertex").fetchone()[0]
-            after = -_INT64
+            after = -INT64
             while top is not None:
                 rows = self.con.execute("SELECT id, label FROM vertex WHERE id > ? AND id <= ? ORDER BY id LIMIT ?",
                                         (after, top, _PAGE)).fetchall()
-                for vid, label in rows:
-                    yield Vertex(vid, label)
+                yield from self._handed_out([Vertex(vid, label) for vid, label in rows])
                 if len(rows) < _PAGE:
                     return
                 after = rows[-1][0]
@@ -272,14 +184,15 @@ class Store:
                 yield from self.vertices()
                 return
             marks = ",".join("?" * len(labels))
-            for vid, label in self.con.execute(f"SELECT id, label FROM vertex WHERE label IN ({marks}) ORDER BY id",
-                                               list(labels)).fetchall():
-                yield Vertex(vid, label)
+            rows = self.con.execute(f"SELECT id, label FROM vertex WHERE label IN ({marks}) ORDER BY id",
+                                    list(labels)).fetchall()
+            for start in range(0, len(rows), _PAGE):
+                yield from self._handed_out([Vertex(vid, label) for vid, label in rows[start:start + _PAGE]])
             return
         seen: set[int] = set()
         hits: list[tuple[int, str]] = []
         for value in values or []:
-            kinds = _kinds_equal_to(value)
+            kinds = kinds_equal_to(value)
             kind, stored = encode(value)
             if stored is None:  # NaN equals nothing
                 continue
@@ -294,8 +207,7 @@ class Store:
                 if vid not in seen:
                     seen.add(vid)
                     hits.append((vid, label))
-        for vid, label in sorted(hits):
-            yield Vertex(vid, label)
+        yield from self._handed_out([Vertex(vid, label) for vid, label in sorted(hits)])
 
     def edges(self, ids: Iterable[Any] | None = None) -> Iterator[Edge]:
         """Every edge (``ids`` None, in id order), or those of ``ids`` that exist, in that order."""
@@ -303,12 +215,11 @@ class Store:
                 "JOIN vertex o ON o.id = e.out JOIN vertex i ON i.id = e.inv ")
         if ids is None:
             top = self.con.execute("SELECT max(id) FROM edge").fetchone()[0]
-            after = -_INT64
+            after = -INT64
             while top is not None:
                 rows = self.con.execute(base + "WHERE e.id > ? AND e.id <= ? ORDER BY e.id LIMIT ?",
                                         (after, top, _PAGE)).fetchall()
-                for row in rows:
-                    yield _edge(row)
+                yield from self._handed_out([_edge(row) for row in rows])
                 if len(rows) < _PAGE:
                     return
                 after = rows[-1][0]
@@ -326,7 +237,7 @@ class Store:
         for row in self.con.execute("SELECT e.id, e.label, e.out, o.label, e.inv, i.label FROM edge e "
                                     "JOIN vertex o ON o.id = e.out JOIN vertex i ON i.id = e.inv "
                                     f"WHERE e.label IN ({marks}) ORDER BY e.id", list(labels)).fetchall():
-            yield _edge(row)
+            yield from self._handed_out([_edge(row)])
 
     def _rows(self, sql: str, ids: list[Any]) -> dict[Any, tuple[Any, ...]]:
         out: dict[Any, tuple[Any, ...]] = {}
@@ -346,7 +257,7 @@ class Store:
                                     "JOIN vertex o ON o.id = e.out JOIN vertex i ON i.id = e.inv "
                                     f"WHERE e.{col} = ?{lab} ORDER BY e.id", (vertex.id, *labels)).fetchall()
             out.extend(_edge(r) for r in rows)
-        return out
+        return self._handed_out(out)
 
     def neighbours(self, vertex: Vertex, direction: str, labels: Sequence[str] = ()) -> list[Vertex]:
         """The vertices one edge away from ``vertex`` (one per edge, in edge id order)."""
@@ -357,7 +268,12 @@ class Store:
             rows = self.con.execute(f"SELECT v.id, v.label FROM edge e JOIN vertex v ON v.id = e.{far} "
                                     f"WHERE e.{near} = ?{lab} ORDER BY e.id", (vertex.id, *labels)).fetchall()
             out.extend(Vertex(vid, label) for vid, label in rows)
-        return out
+        return self._handed_out(out)
+
+    def visible(self, elements: Sequence[Any]) -> list[Any]:
+        """The ones of ``elements`` (already read) a traversal may see: all of them here; a
+        strategy's view of the store (:mod:`rdg.graph.embedded.strategies`) narrows it."""
+        return list(elements)
 
     def exists(self, element: Any) -> bool:
         if isinstance(element, Vertex):
@@ -373,16 +289,51 @@ class Store:
     # -- reading properties ------------------------------------------------------------------------
     def vertex_properties(self, vertex: Vertex, keys: Sequence[str] = ()) -> list[VertexProperty]:
         """``vertex``'s properties (only ``keys``, if given), in the order they were added."""
-        lab = f" AND key IN ({','.join('?' * len(keys))})" if keys else ""
-        rows = self.con.execute(f"SELECT id, key, kind, value FROM vprop WHERE vertex = ?{lab} ORDER BY id",
-                                (vertex.id, *keys)).fetchall()
+        rows = self._cached(self._vprops, vertex.id, keys)
+        if rows is None:
+            rows = self._read_batch("SELECT vertex, id, key, kind, value FROM vprop WHERE vertex IN ({}){} ORDER BY id",
+                                    vertex.id, keys, self._siblings_v, self._vprops)
         return [VertexProperty(pid, key, decode(kind, value), vertex) for pid, key, kind, value in rows]
 
     def edge_properties(self, edge: Edge, keys: Sequence[str] = ()) -> list[Property]:
-        lab = f" AND key IN ({','.join('?' * len(keys))})" if keys else ""
-        rows = self.con.execute(f"SELECT key, kind, value FROM eprop WHERE edge = ?{lab} ORDER BY key",
-                                (edge.id, *keys)).fetchall()
+        rows = self._cached(self._eprops, edge.id, keys)
+        if rows is None:
+            rows = self._read_batch("SELECT edge, key, kind, value FROM eprop WHERE edge IN ({}){} ORDER BY edge, key",
+                                    edge.id, keys, self._siblings_e, self._eprops)
         return [Property(key, decode(kind, value), edge) for key, kind, value in rows]
+
+    @staticmethod
+    def _cached(cache: dict[tuple[int, tuple[str, ...]], list[tuple[Any, ...]]], ident: int,
+                keys: Sequence[str]) -> list[tuple[Any, ...]] | None:
+        """Rows read before: for exactly these keys, or all of the element's (then filtered)."""
+        keys = tuple(keys)
+        found = cache.get((ident, keys))
+        if found is None and keys:
+            every = cache.get((ident, ()))
+            if every is not None:
+                return [row for row in every if row[-3] in keys]
+        return found
+
+    def _read_batch(self, sql: str, wanted: int, keys: Sequence[str], siblings: dict[int, list[int]],
+                    cache: dict[tuple[int, tuple[str, ...]], list[tuple[Any, ...]]]) -> list[tuple[Any, ...]]:
+        """The property rows (of ``keys``, or all) of ``wanted``, read together with those of the
+        elements handed out after it in the same call (one query instead of one per element)."""
+        keys = tuple(keys)
+        ids = [wanted]
+        group = siblings.get(wanted)
+        if group is not None:
+            for ident in group[group.index(wanted) + 1:]:
+                if len(ids) >= _BATCH:
+                    break
+                if (ident, keys) not in cache and ident != wanted:
+                    ids.append(ident)
+        found: dict[int, list[tuple[Any, ...]]] = {i: [] for i in ids}
+        narrow = f" AND key IN ({','.join('?' * len(keys))})" if keys else ""
+        for row in self.con.execute(sql.format(",".join("?" * len(ids)), narrow), (*ids, *keys)):
+            found[row[0]].append(row[1:])
+        for ident, rows in found.items():
+            cache[(ident, keys)] = rows
+        return found[wanted]
 
     def meta_properties(self, prop: VertexProperty, keys: Sequence[str] = ()) -> list[Property]:
         lab = f" AND key IN ({','.join('?' * len(keys))})" if keys else ""
@@ -428,6 +379,7 @@ class Store:
                             pid: Any = None) -> VertexProperty:
         """Add ``key=value`` to ``vertex``: ``single`` replaces every value of ``key``, ``list``
         adds one more, ``set`` adds it unless an equal value is there (then returns that one)."""
+        self.forget()
         kind, stored = encode(value)
         if cardinality == "single":
             self.drop_vertex_key(vertex, key)
@@ -443,23 +395,27 @@ class Store:
         return VertexProperty(new, key, value, vertex)
 
     def set_edge_property(self, edge: Edge, key: str, value: Any) -> Property:
+        self.forget()
         kind, stored = encode(value)
         self.con.execute("INSERT OR REPLACE INTO eprop (edge, key, kind, value) VALUES (?, ?, ?, ?)",
                          (edge.id, key, kind, stored))
         return Property(key, value, edge)
 
     def set_meta_property(self, prop: VertexProperty, key: str, value: Any) -> Property:
+        self.forget()
         kind, stored = encode(value)
         self.con.execute("INSERT OR REPLACE INTO meta (prop, key, kind, value) VALUES (?, ?, ?, ?)",
                          (prop.id, key, kind, stored))
         return Property(key, value, prop)
 
     def drop_vertex_key(self, vertex: Vertex, key: str) -> None:
+        self.forget()
         self.con.execute("DELETE FROM meta WHERE prop IN (SELECT id FROM vprop WHERE vertex = ? AND key = ?)",
                          (vertex.id, key))
         self.con.execute("DELETE FROM vprop WHERE vertex = ? AND key = ?", (vertex.id, key))
 
     def drop_vertex(self, vertex: Vertex) -> None:
+        self.forget()
         for (eid,) in self.con.execute("SELECT id FROM edge WHERE out = ? OR inv = ?", (vertex.id, vertex.id)).fetchall():
             self.con.execute("DELETE FROM eprop WHERE edge = ?", (eid,))
         self.con.execute("DELETE FROM edge WHERE out = ? OR inv = ?", (vertex.id, vertex.id))
@@ -468,12 +424,14 @@ class Store:
         self.con.execute("DELETE FROM vertex WHERE id = ?", (vertex.id,))
 
     def drop_edge(self, edge: Edge) -> None:
+        self.forget()
         self.con.execute("DELETE FROM eprop WHERE edge = ?", (edge.id,))
         self.con.execute("DELETE FROM edge WHERE id = ?", (edge.id,))
 
     def drop_property(self, prop: Any) -> None:
         """Remove one property: a vertex property (with its meta-properties), an edge's property
         or a meta-property."""
+        self.forget()
         if isinstance(prop, VertexProperty):
             self.con.execute("DELETE FROM meta WHERE prop = ?", (prop.id,))
             self.con.execute("DELETE FROM vprop WHERE id = ?", (prop.id,))

@@ -19,14 +19,14 @@ import datetime as dt
 from enum import Enum
 from typing import Any, Callable, Iterable, Iterator
 
-from gremlin_python.process.traversal import Binding, Bytecode, Column, T
+from gremlin_python.process.traversal import Binding, Bytecode, Column, Direction, T
 from gremlin_python.structure.graph import Edge, Element, Property, Vertex, VertexProperty
 
 from rdg.graph.embedded.errors import TraversalError, unsupported, unsupported_step
 from rdg.graph.embedded.traverser import Context, Traverser
 from rdg.graph.embedded.values import NOTHING
 
-__all__ = ["MODULATORS", "STEPS", "By", "Compiler", "FilterStep", "FlatMapStep", "MapEntry", "MapStep",
+__all__ = ["MODULATORS", "STEPS", "By", "Compiler", "FilterStep", "FlatMapStep", "KeySet", "MapEntry", "MapStep",
            "SideEffectStep", "Step", "Traversal", "step"]
 
 MODULATORS = frozenset({"by", "from", "to", "times", "until", "emit", "option", "with", "read", "write"})
@@ -35,6 +35,8 @@ LOOP_MODULATORS = frozenset({"times", "until", "emit"})
 StepFactory = Callable[["Compiler", str, list[Any]], "Step"]
 STEPS: dict[str, StepFactory] = {}
 """Gremlin step name -> factory, filled by the modules in :mod:`rdg.graph.embedded.steps`."""
+REWRITES: list[Callable[[list["Step"]], list["Step"]]] = []
+"""Functions a step family adds to reshape each compiled step list (infix ``and()``/``or()``)."""
 
 
 def step(*names: str) -> Callable[[StepFactory], StepFactory]:
@@ -56,6 +58,22 @@ class MapEntry(dict):
     @property
     def value(self) -> Any:
         return next(iter(self.values()))
+
+
+class KeySet(set):
+    """The keys of a map, as Java's ``LinkedHashMap.keySet()`` gives them: a set that iterates
+    in the map's order (``select(keys).unfold()`` after ``order(local)`` keeps that order).
+
+    >>> list(KeySet(["b", "a", "c"]))
+    ['b', 'a', 'c']
+    """
+
+    def __init__(self, items: Iterable[Any] = ()) -> None:
+        self._order = list(dict.fromkeys(items))
+        super().__init__(self._order)
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._order)
 
 
 # -- steps ---------------------------------------------------------------------------------------
@@ -192,6 +210,11 @@ def element_token(obj: Any, token: T) -> Any:
     raise TraversalError(f"T.{token.name.rstrip('_')} cannot be taken from {type(obj).__name__} {obj!r}")
 
 
+_COLLECTING_BARRIERS = frozenset({"order", "barrier", "dedup", "sample"})
+"""Barriers that only hold traversers back (not reducing ones such as ``count``/``fold``):
+``ProductiveByStrategy`` still turns a ``by()`` ending in one that gives nothing into null."""
+
+
 class By:
     """One ``by()`` modulation: identity, a property key, a token (``T.id``), a column
     (``keys``/``values``) or a child traversal; ``order`` holds a comparator for ``order()``."""
@@ -227,13 +250,32 @@ class By:
             self.traversal is None or self.traversal.is_identity)
 
     def value(self, ctx: Context, t: Traverser) -> Any:
-        """The modulated value of ``t``'s object, or :data:`NOTHING` when it has none."""
-        if self.traversal is not None:
-            return self.traversal.first(ctx, t)
-        return self.value_of(ctx, t.obj)
+        """The modulated value of ``t``'s object, or :data:`NOTHING` when it has none (null
+        instead under ``ProductiveByStrategy``: ``ctx.options['productive_by']``)."""
+        return self.productive(ctx, self.raw_value(ctx, t))
 
     def value_of(self, ctx: Context, obj: Any) -> Any:
         """As :meth:`value`, for an object without its traverser (a child traversal starts afresh)."""
+        return self.productive(ctx, self.raw_value_of(ctx, obj))
+
+    def productive(self, ctx: Context, found: Any) -> Any:
+        """``found``, or null for :data:`NOTHING` under ``ProductiveByStrategy`` (which leaves a
+        traversal ending in a reducing barrier as it is)."""
+        if found is not NOTHING or not ctx.options.get("productive_by"):
+            return found
+        if self.traversal is not None and self.traversal.steps and getattr(self.traversal.steps[-1], "barrier", False) \
+                and self.traversal.steps[-1].name not in _COLLECTING_BARRIERS:
+            return found
+        return None
+
+    def raw_value(self, ctx: Context, t: Traverser) -> Any:
+        """As :meth:`value`, ignoring ``ProductiveByStrategy``."""
+        if self.traversal is not None:
+            return self.traversal.first(ctx, t)
+        return self.raw_value_of(ctx, t.obj)
+
+    def raw_value_of(self, ctx: Context, obj: Any) -> Any:
+        """As :meth:`value_of`, ignoring ``ProductiveByStrategy``."""
         if self.traversal is not None:
             return self.traversal.first(ctx, Traverser.start(obj))
         if self.key is not None:
@@ -262,7 +304,7 @@ def column_of(obj: Any, column: Column) -> Any:
     if isinstance(obj, MapEntry):
         return obj.key if keys else obj.value
     if isinstance(obj, dict):
-        return set(obj.keys()) if keys else list(obj.values())
+        return KeySet(obj.keys()) if keys else list(obj.values())
     from gremlin_python.structure.graph import Path
 
     if isinstance(obj, Path):
@@ -305,7 +347,7 @@ class Compiler:
                 if name in LOOP_MODULATORS and not (prev is not None and prev.takes_loop_modulators):
                     self._pending[-1].append((name, args))
                     continue
-                if name in MODULATORS:
+                if name in MODULATORS and not (name == "to" and args and isinstance(args[0], Direction)):
                     if prev is None:
                         raise unsupported(f"{name}() with no step before it")
                     prev.modulate(name, args, self)
@@ -324,6 +366,8 @@ class Compiler:
             self._pending.pop()
             self.depth -= 1
             self.steps_so_far = outer
+        for rewrite in REWRITES:
+            steps = rewrite(steps)
         return Traversal(steps)
 
     @property

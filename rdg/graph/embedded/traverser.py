@@ -121,15 +121,16 @@ class Context:
     """What one traversal runs with: the store, side effects (``aggregate``, ``withSideEffect``),
     the sack's initial value and merge, whether writes are allowed, and the deadline."""
 
-    def __init__(self, store: "Store", *, deadline: float | None = None, read_only: bool = False) -> None:
+    def __init__(self, store: "Store", *, timeout_s: float | None = None, read_only: bool = False) -> None:
         self.store = store
+        self.timeout_s = timeout_s
+        self.deadline = time.monotonic() + timeout_s if timeout_s else None
         self.side_effects: dict[str, Any] = {}
         self.side_effect_reducers: dict[str, Callable[[Any, Any], Any]] = {}
         self.sack_initial: Callable[[], Any] | None = None
         self.sack_split: Callable[[Any], Any] | None = None
         self.sack_merge: Callable[[Any, Any], Any] | None = None
         self.read_only = read_only
-        self.deadline = deadline
         self.options: dict[str, Any] = {}
         self._ticks = 0
 
@@ -145,5 +146,5 @@ class Context:
         """Called per traverser in the hot loops: raise when past the deadline."""
         self._ticks += 1
         if self._ticks & 255 == 0 and self.deadline is not None and time.monotonic() > self.deadline:
-            raise RdgTimeoutError("the query ran past its time limit and was stopped",
+            raise RdgTimeoutError(f"the query took longer than {self.timeout_s:g} s and was stopped",
                                   hint="narrow it (has(), limit()), or raise --timeout / query_timeout")

@@ -51,6 +51,8 @@ class Scenario:
     graph_counts: list[tuple[int, str]] = field(default_factory=list)
     result_count: int | None = None
     unsupported: bool = False
+    tags: set[str] = field(default_factory=set)
+    """The scenario's and its feature file's ``@`` tags (``@MultiProperties``...)."""
 
 
 def read_features(jar: Path) -> list[Scenario]:
@@ -71,20 +73,29 @@ def parse_feature(feature: str, text: str) -> list[Scenario]:
     lines = text.splitlines()
     i = 0
     table_for: str | None = None
+    feature_tags: set[str] = set()
+    pending: set[str] = set()
     while i < len(lines):
         line = lines[i].strip()
         i += 1
-        if not line or line.startswith("#") or line.startswith("@"):
+        if line.startswith("@"):
+            pending |= set(line.split())
+            continue
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("Feature:"):
+            feature_tags, pending = pending, set()
             continue
         if line.startswith("Scenario:"):
-            cur = Scenario(feature, line.split(":", 1)[1].strip())
+            cur = Scenario(feature, line.split(":", 1)[1].strip(), tags=feature_tags | pending)
+            pending = set()
             scenarios.append(cur)
             table_for = None
             continue
         if cur is None:
             continue
         if line.startswith("|"):
-            cells = [c.strip() for c in line.strip("|").split("|")]
+            cells = [_unescape_cell(c.strip()) for c in re.split(r"(?<!\\)\|", line.strip().strip("|"))]
             if table_for == "rows" and cells != ["result"]:
                 cur.rows.append(cells[0])
             continue
@@ -101,6 +112,9 @@ def parse_feature(feature: str, text: str) -> list[Scenario]:
             pm = re.match(r'using the parameter (\w+) defined as "(.*)"$', step)
             if pm:
                 cur.params[pm.group(1)] = pm.group(2).replace('\\"', '"')
+            pm = re.match(r'using the parameter (\w+) of P\.(\w+)\("(.*)"\)$', step)
+            if pm:  # a predicate over a value: kept as "P.<name>(<value>)"
+                cur.params[pm.group(1)] = f"P.{pm.group(2)}({pm.group(3)})"
         elif step in ("the traversal of", "the graph initializer of"):
             block, i = _docstring(lines, i)
             if step == "the traversal of":
@@ -133,6 +147,11 @@ def parse_feature(feature: str, text: str) -> list[Scenario]:
             if gm:
                 cur.graph_counts.append((int(gm.group(1)), gm.group(2).replace('\\"', '"')))
     return scenarios
+
+
+def _unescape_cell(text: str) -> str:
+    """A Gherkin table cell's text: ``\\\\`` is a backslash, ``\\|`` a bar, ``\\n`` a newline."""
+    return re.sub(r"\\(.)", lambda m: {"n": "\n", "|": "|", "\\": "\\"}.get(m.group(1), m.group(0)), text)
 
 
 def _docstring(lines: list[str], i: int) -> tuple[str, int]:
@@ -236,6 +255,8 @@ def expect(text: str, names: Names) -> Any:
         return ("t", body)
     if kind == "D":
         return ("D", body)
+    if kind == "M":
+        return ("M", body)
     if kind == "str":
         return ("s", body)
     if kind == "vp":

@@ -2,7 +2,8 @@
 get the same data the same way, committed as every write query is.
 
 ``modern``, ``crew`` and ``sink`` as ``TinkerFactory`` documents them (ids are the backend's
-own: the scenarios name vertices by ``name``); ``crew``'s ``location`` is a list of
+own, as the scenarios name vertices by ``name``, except the embedded ``modern`` graph, which
+takes TinkerFactory's ids 1-12 for the few scenarios that print ids; JanusGraph cannot be given ids); ``crew``'s ``location`` is a list of
 multi-properties with ``startTime``/``endTime`` meta-properties (the embedded graph refuses to
 build it, so its crew scenarios are refused). ``grateful`` needs a data file: not built, its
 scenarios are counted as excluded.
@@ -65,17 +66,20 @@ def build(graph: Any, kind: str) -> None:
     clear(graph)
     vertices, edges = BUILT[kind]
     ids: dict[str, Any] = {}
-    for label, props in vertices:
-        text = "g.addV(lbl)" + "".join(f".property(k{i}, v{i})" for i in range(len(props))) + ".id()"
-        bindings: dict[str, Any] = {"lbl": label}
+    fixed = kind == "modern" and graph.backend == "embedded"  # TinkerFactory's ids: JanusGraph picks its own
+    for n, (label, props) in enumerate(vertices, start=1):
+        text = "g.addV(lbl)" + (".property(T.id, vid)" if fixed else "") + "".join(
+            f".property(k{i}, v{i})" for i in range(len(props))) + ".id()"
+        bindings: dict[str, Any] = {"lbl": label, **({"vid": n} if fixed else {})}
         for i, (k, v) in enumerate(props.items()):
             bindings[f"k{i}"], bindings[f"v{i}"] = k, v
         [ids[props["name"]]] = graph.query(text, bindings, write=True)
-    for out, label, into, props in edges:
+    for n, (out, label, into, props) in enumerate(edges, start=len(vertices) + 1):
         if not isinstance(props, dict):  # modern and sink: a weight or nothing
             props = {} if props is None else {"weight": props}
-        text = "g.V(a).as('a').V(b).addE(lbl).from('a')" + "".join(f".property(k{i}, v{i})" for i in range(len(props)))
-        bindings = {"a": ids[out], "b": ids[into], "lbl": label}
+        text = "g.V(a).as('a').V(b).addE(lbl).from('a')" + (".property(T.id, eid)" if fixed else "") + "".join(
+            f".property(k{i}, v{i})" for i in range(len(props)))
+        bindings = {"a": ids[out], "b": ids[into], "lbl": label, **({"eid": n} if fixed else {})}
         for i, (k, v) in enumerate(props.items()):
             bindings[f"k{i}"], bindings[f"v{i}"] = k, v
         graph.query(text, bindings, write=True)

@@ -108,7 +108,7 @@ def _generated_queries(n: Any, count: int, seed: int = 7) -> list[tuple[str, dic
         for i in range(rng.randint(0, 3)):
             move = rng.choice(["out(e{i})", "in(e{i})", "both(e{i})", "outE(e{i}).inV()", "inE(e{i}).outV()",
                                "out()", "in()", "dedup()", "has(k{i}, within(w{i}))", "simplePath()",
-                               "where(out(e{i}))", "not(in(e{i}))", "order().by(k{i})"]).format(i=i + 1)
+                               "where(out(e{i}))", "not(in(e{i}))", "order().by(label).by(values(k{i}).fold())"]).format(i=i + 1)
             text += "." + move
             b[f"e{i + 1}"] = rng.choice(edges)
             b[f"k{i + 1}"] = rng.choice(list(keys.values()))

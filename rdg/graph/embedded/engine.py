@@ -18,6 +18,7 @@ from gremlin_python.driver.remote_connection import RemoteConnection, RemoteTrav
 from gremlin_python.process.traversal import Bytecode, Traverser as GTraverser
 
 import rdg.graph.embedded.steps  # noqa: F401 - registers every step
+from rdg.graph.embedded.bulking import refuse_bulk_dependent
 from rdg.graph.embedded.errors import TraversalError, unsupported
 from rdg.graph.embedded.steps.aggregate import operator_function
 from rdg.graph.embedded.store import Store
@@ -83,6 +84,7 @@ def execute(store: Store, code: Bytecode, *, timeout_s: float | None = None, rea
     ctx = Context(store, timeout_s=timeout_s, read_only=read_only)
     _source(ctx, code)
     traversal = compiled if compiled is not None else compile_bytecode(code)
+    refuse_bulk_dependent(traversal)
     if ctx.read_only and traversal.writes:
         raise TraversalError("this traversal writes, and the ReadOnlyStrategy forbids it")
     try:

@@ -61,6 +61,16 @@ def test_the_embedded_graph_passes_or_refuses_every_scenario(scenarios: list[Sce
                for o in refusals), [o.detail for o in refusals if "(hint:" not in o.detail][:5]
 
 
+def test_the_bytecode_path_answers_as_the_text_path(scenarios: list[Scenario]) -> None:
+    """``graph.g`` (gremlinpython bytecode through the embedded connection) gives the same
+    verdicts as ``rdg query``'s text path: no different answer, the same passes."""
+    outcomes = run_all("embedded", scenarios, bytecode=True)
+    total = _report("embedded, bytecode path", outcomes)
+    wrong = [f"{o.scenario.feature} {o.scenario.name}: {o.detail}" for o in outcomes if o.verdict == "failed"]
+    assert not wrong, "different answers without an error:\n" + "\n".join(wrong)
+    assert total["passed"] >= EMBEDDED_PASSED_AT_LEAST, total
+
+
 def test_janusgraph_through_the_same_runner(scenarios: list[Scenario], own_janusgraph: str) -> None:
     outcomes = run_all(own_janusgraph, scenarios)
     OUTCOMES["janusgraph"] = outcomes

@@ -91,7 +91,9 @@ class EmbeddedBackend:
         except sqlite3.Error as err:
             raise ServerError(f"cannot open the embedded graph at {self.path}: {err}",
                               hint="check the path, and that the file is an rdg graph") from err
-        self.g = traversal().with_remote(EmbeddedConnection(self.store))
+        self.connection = EmbeddedConnection(self.store)
+        """What ``g`` runs through (its ``timeout_s`` bounds each traversal; None by default)."""
+        self.g = traversal().with_remote(self.connection)
 
     # -- unit of work -------------------------------------------------------------------------
     def begin(self) -> None:

@@ -97,9 +97,11 @@ class EmbeddedConnection(RemoteConnection):
     """A gremlinpython remote connection that runs bytecode in this process, each traversal in
     its own transaction (committed when it wrote, rolled back when it failed)."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, timeout_s: float | None = None) -> None:
         super().__init__("embedded", "g")
         self.store = store
+        self.timeout_s = timeout_s
+        """Each traversal's time limit (None: none), as a server's ``evaluationTimeout``."""
 
     def submit(self, bytecode: Bytecode) -> RemoteTraversal:
         store = self.store
@@ -108,7 +110,7 @@ class EmbeddedConnection(RemoteConnection):
         if not outer:
             store.begin(write=compiled.writes)
         try:
-            results = execute(store, bytecode, compiled=compiled)
+            results = execute(store, bytecode, compiled=compiled, timeout_s=self.timeout_s)
         except BaseException:
             if not outer:
                 store.rollback()

@@ -216,6 +216,9 @@ def _run(graph: Any, text: str, bindings: dict[str, Any], bytecode: bool) -> lis
         return graph.query(text, bindings, write=True, timeout_s=TIMEOUT_S)
     from rdg.graph._text import parse
 
+    remote = getattr(graph._backend, "connection", None)
+    if remote is not None:  # the embedded graph's connection: bound it as Graph.query is
+        remote.timeout_s = TIMEOUT_S
     return parse(text, graph.g, bindings).to_list()
 
 

@@ -86,3 +86,13 @@ def test_dedup_inside_repeat_is_refused(g) -> None:
 def test_path_filters(g) -> None:
     assert g.V().has("name", "marko").out("created").in_("created").simple_path().values("name").to_list() == ["josh"]
     assert g.V().has("name", "marko").out("created").in_("created").cyclic_path().values("name").to_list() == ["marko"]
+
+
+def test_a_regex_that_backtracks_is_stopped_with_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A user's pattern costs at most REGEX_SECONDS per value (here made tiny so the test is quick)."""
+    import rdg.graph.embedded.predicates as predicates
+    from rdg.errors import RdgTimeoutError
+
+    monkeypatch.setattr(predicates, "REGEX_SECONDS", 1e-9)
+    with pytest.raises(RdgTimeoutError, match=r"regular expression .* was stopped"):
+        predicates.holds(TextP.regex("(a|aa)*c"), "a" * 3000)

@@ -11,11 +11,13 @@ with null or NaN) is neither true nor false but an ERROR, which a filter drops a
 
 from __future__ import annotations
 
-import re
+import functools
 from typing import Any, Callable
 
+import regex
 from gremlin_python.process.traversal import P
 
+from rdg.errors import RdgTimeoutError
 from rdg.graph.embedded.errors import TraversalError, unsupported
 from rdg.graph.embedded.traversal import resolve
 from rdg.graph.embedded.values import compare, equals
@@ -106,11 +108,26 @@ def _text(check: Callable[[str, str], bool], negate: bool = False) -> Callable[[
     return run
 
 
+REGEX_SECONDS = 1.0
+"""How long one ``regex()`` match may take: a pattern that backtracks without end (``(a+)+$``)
+is stopped, not left to hold the query past its own time limit."""
+
+
+@functools.lru_cache(maxsize=256)
+def _compiled(pattern: str) -> Any:
+    try:
+        return regex.compile(pattern)
+    except regex.error as err:
+        raise unsupported(f"the regular expression {pattern!r} ({err})") from err
+
+
 def _regex(value: str, pattern: str) -> bool:
     try:
-        return re.search(pattern, value) is not None
-    except re.error as err:
-        raise unsupported(f"the regular expression {pattern!r} ({err})") from err
+        return _compiled(pattern).search(value, timeout=REGEX_SECONDS) is not None
+    except TimeoutError as err:
+        raise RdgTimeoutError(f"the regular expression {pattern[:60]!r} took longer than {REGEX_SECONDS:g} s "
+                              "on one value and was stopped",
+                              hint="simplify the pattern (no nested repeats such as (a+)+)") from err
 
 
 _OPS: dict[str, Callable[[Any, Any, Any], Ternary]] = {

@@ -11,6 +11,9 @@ each; a family registers the Gremlin names it implements with :func:`step`::
 Modulators (``by``, ``from``, ``to``, ``times``, ``until``, ``emit``, ``option``, ``with``) are
 handed to the step before them (:meth:`Step.modulate`); ``until``/``emit``/``times`` written
 before ``repeat()`` wait for it (:meth:`Compiler.take_loop_modulators`).
+
+Longer than most modules: the step protocol, ``by()``, the argument helpers and the compiler
+are the one contract every step family codes against, and read best together.
 """
 
 from __future__ import annotations
@@ -379,6 +382,20 @@ class Compiler:
         """``times``/``until``/``emit`` written before the ``repeat()`` being compiled."""
         found, self._pending[-1] = self._pending[-1], []
         return found
+
+
+def split_scope(args: list[Any]) -> tuple[bool, list[Any]]:
+    """``(local?, the other arguments)`` of a step that may start with ``Scope.local``/``global``.
+
+    >>> from gremlin_python.process.traversal import Scope
+    >>> split_scope([Scope.local, 3]), split_scope([3])
+    ((True, [3]), (False, [3]))
+    """
+    from gremlin_python.process.traversal import Scope
+
+    if args and isinstance(args[0], Scope):
+        return args[0] == Scope.local, args[1:]
+    return False, args
 
 
 def resolve(arg: Any) -> Any:

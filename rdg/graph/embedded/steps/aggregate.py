@@ -18,11 +18,11 @@ import copy
 import math
 from typing import Any, Callable, Iterable, Iterator
 
-from gremlin_python.process.traversal import Operator, Scope
+from gremlin_python.process.traversal import Operator
 from gremlin_python.structure.graph import Path
 
 from rdg.graph.embedded.errors import TraversalError, unsupported
-from rdg.graph.embedded.traversal import Compiler, Step, step
+from rdg.graph.embedded.traversal import Compiler, Step, step, split_scope
 from rdg.graph.embedded.traverser import Context, Traverser
 from rdg.graph.embedded.values import NOTHING, compare, is_number, type_name
 
@@ -172,11 +172,6 @@ def items_of(obj: Any) -> list[Any]:
     return [obj]
 
 
-def _scope(args: list[Any]) -> tuple[bool, list[Any]]:
-    if args and isinstance(args[0], Scope):
-        return args[0] == Scope.local, args[1:]
-    return False, args
-
 
 def _sum(values: list[Any]) -> Any:
     result: Any = None
@@ -232,7 +227,7 @@ class Reduce(Step):
 
 @step("sum", "min", "max", "mean")
 def _reduce(c: Compiler, name: str, args: list[Any]) -> Step:
-    local, rest = _scope(args)
+    local, rest = split_scope(args)
     if rest:
         raise TraversalError(f"{name}() takes only a scope")
     return Reduce(name, local)
@@ -274,7 +269,7 @@ class Count(Step):
 
 @step("count")
 def _count(c: Compiler, name: str, args: list[Any]) -> Step:
-    local, rest = _scope(args)
+    local, rest = split_scope(args)
     if rest:
         raise TraversalError("count() takes only a scope")
     return Count(local)

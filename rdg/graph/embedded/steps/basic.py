@@ -1,5 +1,5 @@
-"""The small steps everything uses: ``identity``, ``barrier``, ``constant``, ``as``, ``unfold``,
-``limit`` and ``none`` (what ``iterate()`` adds). ``count``/``fold`` live in
+"""The small steps everything uses: ``identity``, ``barrier``, ``constant``, ``as``, ``unfold``
+and ``none`` (what ``iterate()`` adds); ``limit`` lives in :mod:`~rdg.graph.embedded.steps.range`. ``count``/``fold`` live in
 :mod:`~rdg.graph.embedded.steps.aggregate`, ``select``/``path`` in :mod:`~rdg.graph.embedded.steps.maps`.
 
 >>> from gremlin_python.process.graph_traversal import __
@@ -13,11 +13,9 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Iterator
 
-from gremlin_python.process.traversal import Scope
 from gremlin_python.structure.graph import Path
 
 from rdg.graph.embedded.errors import TraversalError
-from rdg.graph.embedded.steps.maps import select_one  # noqa: F401 - kept where write.py finds it
 from rdg.graph.embedded.traversal import Compiler, FlatMapStep, MapEntry, MapStep, Step, step
 from rdg.graph.embedded.traverser import Context, Traverser
 
@@ -112,11 +110,6 @@ def _as(c: Compiler, name: str, args: list[Any]) -> Step:
         raise TraversalError("as() takes one or more labels")
     return Label(tuple(args))
 
-
-def _local(args: list[Any]) -> tuple[bool, list[Any]]:
-    if args and isinstance(args[0], Scope):
-        return args[0] == Scope.local, args[1:]
-    return False, args
 
 
 class Unfold(FlatMapStep):

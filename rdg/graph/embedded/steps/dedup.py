@@ -14,9 +14,9 @@ from __future__ import annotations
 from typing import Any, Iterable, Iterator
 
 from rdg.graph.embedded.errors import TraversalError
-from rdg.graph.embedded.steps.range import collection_items, split_scope
+from rdg.graph.embedded.steps.range import collection_items
 from rdg.graph.embedded.steps.where import scope_value
-from rdg.graph.embedded.traversal import By, Compiler, MapEntry, MapStep, Step, Traversal, step
+from rdg.graph.embedded.traversal import By, Compiler, MapEntry, MapStep, Step, Traversal, split_scope, step
 from rdg.graph.embedded.traverser import Context, Traverser
 from rdg.graph.embedded.values import NOTHING, hash_key
 

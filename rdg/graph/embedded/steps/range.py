@@ -1,8 +1,8 @@
 """The range family: ``limit``, ``range``, ``skip`` and ``tail``, over the stream (global) or
-over each collection (``Scope.local``); also the scope and count helpers ``dedup`` and
-``sample`` share.
+over each collection (``Scope.local``); also the count helpers ``dedup`` and ``sample`` share.
 
 >>> from gremlin_python.process.graph_traversal import __
+>>> from gremlin_python.process.traversal import Scope
 >>> from rdg.graph.embedded.traverser import Context
 >>> def run(t): return [x.obj for x in Compiler().compile(t.bytecode).apply(Context(None), iter(()))]
 >>> run(__.inject(1, 2, 3, 4).range_(1, 3)), run(__.inject(1, 2, 3).limit(2)), run(__.inject(1, 2, 3).skip(2))
@@ -16,22 +16,16 @@ from __future__ import annotations
 import collections
 from typing import Any, Iterator
 
-from gremlin_python.process.traversal import Scope
 from gremlin_python.structure.graph import Path
 
 from rdg.graph.embedded.errors import TraversalError
-from rdg.graph.embedded.traversal import Compiler, MapEntry, MapStep, Step, step
+from rdg.graph.embedded.traversal import Compiler, MapEntry, MapStep, Step, step, split_scope
 from rdg.graph.embedded.traverser import Context, Traverser
 from rdg.graph.embedded.values import NOTHING
 
 __all__ = ["Limit", "RangeGlobal", "RangeLocal", "TailGlobal", "TailLocal", "apply_range", "collection_items",
-           "split_scope", "whole_number"]
+           "whole_number"]
 
-
-def split_scope(args: list[Any]) -> tuple[bool, list[Any]]:
-    if args and isinstance(args[0], Scope):
-        return args[0] == Scope.local, args[1:]
-    return False, args
 
 
 def whole_number(value: Any, what: str) -> int:

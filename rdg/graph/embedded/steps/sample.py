@@ -21,8 +21,8 @@ from gremlin_python.structure.graph import Path
 from rdg.graph.embedded.errors import TraversalError, unsupported
 from rdg.graph.embedded.predicates import Ternary
 from rdg.graph.embedded.steps.logic import TernaryFilter
-from rdg.graph.embedded.steps.range import collection_items, split_scope, whole_number
-from rdg.graph.embedded.traversal import By, Compiler, MapEntry, MapStep, Step, Traversal, step
+from rdg.graph.embedded.steps.range import collection_items, whole_number
+from rdg.graph.embedded.traversal import By, Compiler, MapEntry, MapStep, Step, Traversal, split_scope, step
 from rdg.graph.embedded.traverser import Context, Traverser
 from rdg.graph.embedded.values import NOTHING, is_number
 

@@ -17,11 +17,10 @@ from __future__ import annotations
 import unicodedata
 from typing import Any, Callable
 
-from gremlin_python.process.traversal import Scope
 
 from rdg.graph.embedded.errors import TraversalError, unsupported
 from rdg.graph.embedded.steps.text import describe, items_of
-from rdg.graph.embedded.traversal import Compiler, MapStep, Step, Traversal, step
+from rdg.graph.embedded.traversal import Compiler, MapStep, Step, Traversal, step, split_scope
 from rdg.graph.embedded.traverser import Context, Traverser
 from rdg.graph.embedded.values import NOTHING
 
@@ -191,11 +190,6 @@ class Concat(MapStep):
 
 
 # -- factories -----------------------------------------------------------------------------------
-def _scope(args: list[Any]) -> tuple[bool, list[Any]]:
-    if args and isinstance(args[0], Scope):
-        return args[0] == Scope.local, args[1:]
-    return False, args
-
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
@@ -219,7 +213,7 @@ _SIMPLE: dict[str, Callable[[str], Any]] = {
 
 @step(*_SIMPLE)
 def _simple(c: Compiler, name: str, args: list[Any]) -> Step:
-    local, rest = _scope(args)
+    local, rest = split_scope(args)
     if rest:
         raise TraversalError(f"{name}() takes only a scope")
     return StringStep(name, _SIMPLE[name], local)
@@ -227,7 +221,7 @@ def _simple(c: Compiler, name: str, args: list[Any]) -> Step:
 
 @step("replace")
 def _replace(c: Compiler, name: str, args: list[Any]) -> Step:
-    local, rest = _scope(args)
+    local, rest = split_scope(args)
     if len(rest) != 2:
         raise TraversalError("replace() takes the text to find and its replacement")
     old, new = _text_or_null(name, rest[0]), _text_or_null(name, rest[1])
@@ -236,7 +230,7 @@ def _replace(c: Compiler, name: str, args: list[Any]) -> Step:
 
 @step("split")
 def _split(c: Compiler, name: str, args: list[Any]) -> Step:
-    local, rest = _scope(args)
+    local, rest = split_scope(args)
     if len(rest) != 1:
         raise TraversalError("split() takes one separator")
     separator = _text_or_null(name, rest[0])
@@ -245,7 +239,7 @@ def _split(c: Compiler, name: str, args: list[Any]) -> Step:
 
 @step("substring")
 def _substring(c: Compiler, name: str, args: list[Any]) -> Step:
-    local, rest = _scope(args)
+    local, rest = split_scope(args)
     if len(rest) not in (1, 2) or not all(_is_int(a) for a in rest):
         raise TraversalError("substring() takes a start index and an optional end index (whole numbers)")
     start, end = rest[0], (rest[1] if len(rest) == 2 else None)

@@ -19,11 +19,10 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
-from gremlin_python.process.traversal import Scope
 from gremlin_python.structure.graph import Edge, Path, Property, Vertex, VertexProperty
 
 from rdg.graph.embedded.errors import TraversalError, unsupported
-from rdg.graph.embedded.traversal import By, Compiler, MapEntry, MapStep, Step, Traversal, step
+from rdg.graph.embedded.traversal import By, Compiler, MapEntry, MapStep, Step, Traversal, step, split_scope
 from rdg.graph.embedded.traverser import Context, Traverser
 from rdg.graph.embedded.values import NOTHING, type_name
 
@@ -203,14 +202,9 @@ class Format(MapStep):
 
 
 # -- factories -----------------------------------------------------------------------------------
-def _scope(args: list[Any]) -> tuple[bool, list[Any]]:
-    if args and isinstance(args[0], Scope):
-        return args[0] == Scope.local, args[1:]
-    return False, args
-
 @step("asString")
 def _as_string(c: Compiler, name: str, args: list[Any]) -> Step:
-    local, rest = _scope(args)
+    local, rest = split_scope(args)
     if rest:
         raise TraversalError("asString() takes only a scope")
     return AsString(local)

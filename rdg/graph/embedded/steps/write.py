@@ -280,9 +280,9 @@ class AddEdge(MapStep):
         if spec is NOTHING:
             found = t.obj
         elif isinstance(spec, str):
-            from rdg.graph.embedded.steps import basic
+            from rdg.graph.embedded.steps.maps import select_one
 
-            found = basic.select_one(ctx, t, spec, None)
+            found = select_one(ctx, t, spec, None)
             if found is NOTHING:
                 raise TraversalError(f"addE({label}).{which}('{spec}'): nothing is labelled '{spec}'")
         else:

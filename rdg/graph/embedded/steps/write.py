@@ -181,7 +181,28 @@ def _check_writable(ctx: Context, name: str) -> None:
 
 
 # -- addV ----------------------------------------------------------------------------------------
-class AddVertex(MapStep):
+class _AddElement(MapStep):
+    """What ``addV`` and ``addE`` share: one new element per traverser (or one, as the first
+    step), made by :meth:`create`."""
+
+    name = "add"
+    at_start = False
+
+    def create(self, ctx: Context, t: Traverser) -> Any:
+        raise NotImplementedError
+
+    def map(self, ctx: Context, t: Traverser) -> Any:
+        return self.create(ctx, t)
+
+    def apply(self, ctx: Context, traversers: Iterator[Traverser]) -> Iterator[Traverser]:
+        _check_writable(ctx, self.name)
+        if self.at_start:
+            yield Traverser.start(self.create(ctx, _start(ctx)), ctx.new_sack())
+            return
+        yield from super().apply(ctx, traversers)
+
+
+class AddVertex(_AddElement):
     """``addV(label)`` with the ``property()`` steps folded into it (``T.id``/``T.label`` too)."""
 
     name = "addV"
@@ -229,16 +250,6 @@ class AddVertex(MapStep):
                 set_vertex_property(store, v, "list", key, value)
         return v
 
-    def map(self, ctx: Context, t: Traverser) -> Any:
-        return self.create(ctx, t)
-
-    def apply(self, ctx: Context, traversers: Iterator[Traverser]) -> Iterator[Traverser]:
-        _check_writable(ctx, self.name)
-        if self.at_start:
-            yield Traverser.start(self.create(ctx, _start(ctx)), ctx.new_sack())
-            return
-        yield from super().apply(ctx, traversers)
-
 
 @step("addV")
 def _add_v(c: Compiler, name: str, args: list[Any]) -> Step:
@@ -248,7 +259,7 @@ def _add_v(c: Compiler, name: str, args: list[Any]) -> Step:
 
 
 # -- addE ----------------------------------------------------------------------------------------
-class AddEdge(MapStep):
+class AddEdge(_AddElement):
     """``addE(label).from(x).to(y)``: ``x``/``y`` are step labels, traversals or vertices; a
     missing end is the traverser's own object, which must then be a vertex."""
 
@@ -303,16 +314,6 @@ class AddEdge(MapStep):
             if not isinstance(key, T):
                 _set_element_property(ctx.store, edge, key, value)
         return edge
-
-    def map(self, ctx: Context, t: Traverser) -> Any:
-        return self.create(ctx, t)
-
-    def apply(self, ctx: Context, traversers: Iterator[Traverser]) -> Iterator[Traverser]:
-        _check_writable(ctx, self.name)
-        if self.at_start:
-            yield Traverser.start(self.create(ctx, _start(ctx)), ctx.new_sack())
-            return
-        yield from super().apply(ctx, traversers)
 
 
 @step("addE")

@@ -3,6 +3,8 @@ values, cardinalities, and mergeV/mergeE with their options and errors."""
 
 from __future__ import annotations
 
+import pathlib
+
 import pytest
 from gremlin_python.process.anonymous_traversal import traversal
 from gremlin_python.process.graph_traversal import __
@@ -96,3 +98,19 @@ def test_merge_e_with_vertex_options(g) -> None:
         .option(Merge.on_match, {"seen": True}).next()
     assert first.id == again.id
     assert g.E().values("seen").to_list() == [True]
+
+
+def test_a_graph_file_from_gremlite_is_refused_with_what_to_do(tmp_path: pathlib.Path) -> None:
+    """A graph.sqlite written by rdg before its own interpreter (gremlite's quads table) is not
+    read as an empty graph: opening it says what it is and how to rebuild it."""
+    import sqlite3
+
+    from rdg.graph import GraphDamagedError, connect
+
+    old = tmp_path / "graph.sqlite"
+    con = sqlite3.connect(old)
+    con.execute("CREATE TABLE quads (s INTEGER, p INTEGER, o INTEGER, g INTEGER)")
+    con.commit()
+    con.close()
+    with pytest.raises(GraphDamagedError, match=r"older embedded graph format \(gremlite\); rebuild it with `rdg run`"):
+        connect(str(old))

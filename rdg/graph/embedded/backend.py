@@ -323,24 +323,19 @@ class EmbeddedBackend:
         self.begin()
         try:
             # edges first, then vertices; each kind has its own "last written" property
-            for item in model.edges:
-                if item.ttl_seconds:
-                    cutoff = now_ms - item.ttl_seconds * 1000
-                    old = [eid for eid, kind, value in con.execute(
-                        "SELECT e.id, p.kind, p.value FROM edge e JOIN eprop p ON p.edge = e.id "
-                        "WHERE e.label = ? AND p.key = 'last_seen'", (item.label,)) if decode(kind, value) < cutoff]
-                    for edge in store.edges(old):
-                        store.drop_edge(edge)
-                    dropped[item.label] = len(old)
-            for item in model.vertices:
-                if item.ttl_seconds:
-                    cutoff = now_ms - item.ttl_seconds * 1000
-                    old = [vid for vid, kind, value in con.execute(
-                        "SELECT v.id, p.kind, p.value FROM vertex v JOIN vprop p ON p.vertex = v.id "
-                        "WHERE v.label = ? AND p.key = '_ts'", (item.label,)) if decode(kind, value) < cutoff]
-                    for vertex in store.vertices(old):
-                        store.drop_vertex(vertex)
-                    dropped[item.label] = len(old)
+            kinds = ((model.edges, "SELECT e.id, p.kind, p.value FROM edge e JOIN eprop p ON p.edge = e.id "
+                      "WHERE e.label = ? AND p.key = 'last_seen'", store.edges, store.drop_edge),
+                     (model.vertices, "SELECT v.id, p.kind, p.value FROM vertex v JOIN vprop p ON p.vertex = v.id "
+                      "WHERE v.label = ? AND p.key = '_ts'", store.vertices, store.drop_vertex))
+            for labels, stamped, read, drop in kinds:
+                for item in labels:
+                    if item.ttl_seconds:
+                        cutoff = now_ms - item.ttl_seconds * 1000
+                        old = [i for i, kind, value in con.execute(stamped, (item.label,))
+                               if decode(kind, value) < cutoff]
+                        for element in read(old):
+                            drop(element)
+                        dropped[item.label] = len(old)
             self.commit()
         except Exception:
             self.rollback()

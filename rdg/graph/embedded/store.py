@@ -444,12 +444,6 @@ class Store:
         else:
             raise TraversalError(f"{_describe(prop)} is not a property that can be dropped")
 
-    # -- counts --------------------------------------------------------------------------------------
-    def count(self, table: str) -> int:
-        if table not in ("vertex", "edge"):
-            raise ValueError(table)
-        return int(self.con.execute(f"SELECT count(*) FROM {table}").fetchone()[0])  # noqa: S608 - fixed names
-
 
 def _is_id(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)

@@ -108,9 +108,6 @@ class StoreView:
     def exists(self, element: Any) -> bool:
         return bool(self.store.exists(element)) and bool(self.visible([element]))
 
-    def count(self, table: str) -> int:
-        return sum(1 for _ in (self.vertices() if table == "vertex" else self.edges()))
-
     def properties(self, element: Any, keys: Sequence[str] = ()) -> list[Any]:
         return [p for p in self.store.properties(element, keys) if self.property_ok(p)]
 

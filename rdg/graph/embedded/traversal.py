@@ -18,7 +18,6 @@ are the one contract every step family codes against, and read best together.
 
 from __future__ import annotations
 
-import datetime as dt
 from enum import Enum
 from typing import Any, Callable, Iterable, Iterator
 
@@ -403,11 +402,3 @@ def resolve(arg: Any) -> Any:
     if isinstance(arg, Binding):
         return arg.value
     return arg
-
-
-def is_element(obj: Any) -> bool:
-    return isinstance(obj, (Vertex, Edge, VertexProperty))
-
-
-def is_date(obj: Any) -> bool:
-    return isinstance(obj, dt.datetime)
